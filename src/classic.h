@@ -1,0 +1,65 @@
+/*
+ * classic.h - classic mode (PROTOCOL.md §11), byte-compatible with the
+ * original Python tool.  A state machine with no I/O: the caller feeds
+ * received bytes and the current time, drains events and output bytes, and
+ * computes the PBKDF2 keys the core asks for (PARLEY_EV_NEED_KDF with
+ * kdf_len 16 and kdf_iterations 200000) over the Latin-1 passphrase that
+ * parley_classic_passphrase() produced.
+ *
+ * Ownership: the caller owns the ParleyClassic and frees it with
+ * parley_classic_free(); the output buffer belongs to the core (the caller
+ * removes the bytes it has written from its front).
+ */
+#ifndef PARLEY_CLASSIC_H
+#define PARLEY_CLASSIC_H
+
+#include <glib.h>
+#include "event.h"
+
+typedef enum {
+	PARLEY_CLASSIC_LISTENER,    /* accepted the connection: sends the salt */
+	PARLEY_CLASSIC_CONNECTOR    /* opened the connection: reads the salt */
+} ParleyClassicRole;
+
+typedef struct ParleyClassic ParleyClassic;
+
+/* NFC-normalise a UTF-8 passphrase and encode it as Latin-1.  Returns the
+ * bytes in secure memory (free with parley_secure_free(p, *len)), or NULL
+ * with *err set to PARLEY_ERR_PASSPHRASE_EMPTY or PARLEY_ERR_NOT_LATIN1
+ * (or PARLEY_ERR_MALFORMED for invalid UTF-8). */
+uint8_t *parley_classic_passphrase(const char *utf8, size_t *len, ParleyError *err);
+
+ParleyClassic *parley_classic_new(ParleyClassicRole role,
+                                  ParleyRandomFunc random, gpointer random_data,
+                                  gint64 now_ms);
+void parley_classic_free(ParleyClassic *c);   /* wipes every key; NULL ok */
+
+/* Bytes received from the peer. */
+void parley_classic_feed(ParleyClassic *c, const uint8_t *data, size_t len,
+                         gint64 now_ms);
+/* The result of a PARLEY_EV_NEED_KDF (16 bytes). */
+void parley_classic_provide_kdf(ParleyClassic *c, guint kdf_id,
+                                const uint8_t *key, size_t key_len,
+                                gint64 now_ms);
+/* Queue a message (UTF-8, at most PARLEY_MAX_TEXT bytes).  It is sent at
+ * once when possible, or later, in order (before the 2-second start delay
+ * has passed, while a key derives).  Returns PARLEY_ERR_TEXT_TOO_LONG or
+ * PARLEY_ERR_STATE (closed) without queueing anything. */
+ParleyError parley_classic_send(ParleyClassic *c, const char *text, size_t len,
+                                gint64 now_ms);
+/* Ask for a rekey (the user's "Rekey now"). */
+ParleyError parley_classic_rekey(ParleyClassic *c, gint64 now_ms);
+/* Let time pass; returns the next time (ms) the core wants to be called, or
+ * -1 if it needs no timer. */
+gint64 parley_classic_tick(ParleyClassic *c, gint64 now_ms);
+
+gboolean parley_classic_next_event(ParleyClassic *c, ParleyEvent *ev);
+GByteArray *parley_classic_output(ParleyClassic *c);
+
+/* Introspection for the UI and tests. */
+guint parley_classic_key_generation(const ParleyClassic *c);  /* keys installed so far */
+guint parley_classic_sent_since_rekey(const ParleyClassic *c);
+/* Number of messages queued and not yet written to the output. */
+guint parley_classic_queued(const ParleyClassic *c);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * constants.h - every limit of the Parley protocol and plugin, in one place.
+ *
+ * Section numbers refer to PROTOCOL.md (docs/protocol.md tells the same
+ * story in the project's own words).
+ */
+#ifndef PARLEY_CONSTANTS_H
+#define PARLEY_CONSTANTS_H
+
+/* §2 framing */
+#define PARLEY_FRAME_HEADER_LEN        4
+#define PARLEY_MAX_FRAME               131072u
+#define PARLEY_DEFAULT_PORT            5000
+
+/* §3 passphrases and PBKDF2 */
+#define PARLEY_SALT_LEN                16
+#define PARLEY_PRS_LEN                 32
+#define PARLEY_MIN_ITERATIONS          200000u
+#define PARLEY_MAX_ITERATIONS          2000000u
+#define PARLEY_DEFAULT_ITERATIONS      200000u
+#define PARLEY_PRS_CACHE_ENTRIES       16
+
+/* §4 handshake */
+#define PARLEY_MAGIC                   "PRLY"
+#define PARLEY_MAGIC_LEN               4
+#define PARLEY_VERSION                 0x01
+#define PARLEY_SID_LEN                 16
+#define PARLEY_POINT_LEN               32
+#define PARLEY_SCALAR_LEN              32
+#define PARLEY_TAG_LEN                 64   /* Ta, Tb: HMAC-SHA-512 */
+#define PARLEY_ISK_LEN                 64
+#define PARLEY_NAME_MAX                64
+#define PARLEY_ERROR_REASON_MAX        200
+#define PARLEY_HANDSHAKE_TIMEOUT_MS    30000
+
+/* §5 key schedule */
+#define PARLEY_KEY_LEN                 32
+#define PARLEY_IV_LEN                  12
+#define PARLEY_CHAIN_LEN               32
+#define PARLEY_CODE_LEN                4
+
+/* §6 records */
+#define PARLEY_RECORD_TYPE             0x17
+#define PARLEY_RECORD_HEADER_LEN       5
+#define PARLEY_GCM_TAG_LEN             16
+#define PARLEY_RECORD_MIN_LEN          (PARLEY_RECORD_HEADER_LEN + 1 + PARLEY_GCM_TAG_LEN)
+#define PARLEY_MSG_ID_LEN              8
+#define PARLEY_MAX_TEXT                65536u
+#define PARLEY_PING_IDLE_MS            60000
+#define PARLEY_DEAD_PEER_MS            180000
+/* a sender rekeys well before seq could reach 2^32 (§6, §8) */
+#define PARLEY_SEQ_REKEY_AT            (((guint64) 1 << 32) - 1024)
+
+/* §7 delivery */
+#define PARLEY_SEEN_IDS                256
+#define PARLEY_GIVE_UP_MINUTES         10
+
+/* §8 rekey */
+#define PARLEY_REKEY_MESSAGES          20
+#define PARLEY_REKEY_MINUTES           60
+
+/* §9 connections and the limits on strangers */
+#define PARLEY_MAX_KDF_RUNNING         2
+#define PARLEY_MAX_HANDSHAKES          16
+#define PARLEY_MAX_HANDSHAKES_PER_ADDR 4
+#define PARLEY_FAIL_BACKOFF_CAP_S      300
+
+/* reconnection of outgoing connections (plugin) */
+#define PARLEY_RETRY_FIRST_S           5
+#define PARLEY_RETRY_MAX_S             300
+
+/* §11 classic mode */
+#define PARLEY_CLASSIC_KEY_LEN         16
+#define PARLEY_CLASSIC_NONCE_LEN       12
+#define PARLEY_CLASSIC_ITERATIONS      200000u
+#define PARLEY_CLASSIC_REKEY_TAG       "__REKEY__"
+#define PARLEY_CLASSIC_REKEY_TAG_LEN   9
+#define PARLEY_CLASSIC_REKEY_MESSAGES  20
+#define PARLEY_CLASSIC_START_DELAY_MS  2000
+#define PARLEY_CLASSIC_KEY_WINDOW      8
+
+#endif

@@ -1,0 +1,745 @@
+/*
+ * crypto.c - thin wrappers over libgcrypt for everything Parley computes.
+ *
+ * Every key, PRS, shared secret and hash of a secret that passes through
+ * here lives either in a caller's buffer, in libgcrypt's secure memory
+ * (opened with GCRY_MD_FLAG_SECURE / GCRY_CIPHER_SECURE / gcry_mpi_snew),
+ * or in a local that is wiped before return.  Nothing here logs.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1       /* explicit_bzero() in glibc's <string.h> */
+#endif
+
+#include <string.h>
+#include <gcrypt.h>
+
+#include "crypto.h"
+
+#define SECMEM_POOL_SIZE   (64 * 1024)
+
+#define SHA256_LEN         32
+#define SHA512_LEN         64
+#define GCM_NONCE_LEN      12
+#define GCM_TAG_LEN        16
+#define X25519_LEN         32
+#define HKDF_MAX_OUT       (255 * SHA256_LEN)
+
+/* CPace (draft-irtf-cfrg-cpace): SHA-512's input block size. */
+#define CPACE_S_IN_BYTES   128
+#define CPACE_DSI          "CPace255"
+#define CPACE_DSI_LEN      8
+#define PARLEY_CI          "parley/1"
+#define PARLEY_CI_LEN      8
+#define CPACE_SID_LEN      16
+
+/* Curve25519 in Montgomery form: v^2 = u^3 + J u^2 + u (K = 1). */
+#define CURVE25519_J       486662UL
+/* RFC 9380 §6.7.1 / appendix: Z = 2 for curve25519. */
+#define ELLIGATOR2_Z       2UL
+
+/* ------------------------------------------------------------------------ */
+/* Initialisation and memory                                                */
+
+static gboolean
+init_libgcrypt(void)
+{
+	/* A host (or another plugin) may own libgcrypt already: then its
+	 * choices about secure memory and the like stand, and we only make
+	 * sure the library is new enough for the API we were compiled with. */
+	if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P))
+		return gcry_check_version(GCRYPT_VERSION) != NULL;
+
+	if (gcry_check_version(GCRYPT_VERSION) == NULL)
+		return FALSE;
+
+	/* As a plugin we usually run without privileges, where mlock() may
+	 * fail; libgcrypt then uses unlocked memory, which is still wiped on
+	 * free.  That is no reason to print warnings into the host's stderr. */
+	gcry_control(GCRYCTL_DISABLE_SECMEM_WARN);
+	gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN);
+	gcry_control(GCRYCTL_INIT_SECMEM, SECMEM_POOL_SIZE, 0);
+	gcry_control(GCRYCTL_RESUME_SECMEM_WARN);
+	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	return TRUE;
+}
+
+gboolean
+parley_crypto_init(void)
+{
+	/* 0: not yet run; 1: failed; 2: ready (g_once_init_leave needs != 0) */
+	static gsize state = 0;
+
+	if (g_once_init_enter(&state)) {
+		gsize result = init_libgcrypt() ? 2 : 1;
+		g_once_init_leave(&state, result);
+	}
+	return state == 2;
+}
+
+void
+parley_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		explicit_bzero(p, len);
+}
+
+void *
+parley_secure_alloc(size_t len)
+{
+	void *p;
+
+	parley_crypto_init();
+	if (len == 0)
+		len = 1;
+	/* The pool is small (it is mlock'ed where possible); once it is used
+	 * up, ordinary memory is better than failing, and is still wiped by
+	 * parley_secure_free(). */
+	p = gcry_calloc_secure(1, len);
+	if (p == NULL)
+		p = gcry_xcalloc(1, len);  /* aborts on OOM, like g_malloc */
+	return p;
+}
+
+void
+parley_secure_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	parley_wipe(p, len);
+	gcry_free(p);
+}
+
+gboolean
+parley_ct_equal(const void *a, const void *b, size_t len)
+{
+	const volatile uint8_t *x = a;
+	const volatile uint8_t *y = b;
+	uint8_t diff = 0;
+	size_t i;
+
+	/* No early exit: the time depends on len only. */
+	for (i = 0; i < len; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+void
+parley_random_bytes(void *buf, size_t len)
+{
+	parley_crypto_init();
+	if (len > 0)
+		gcry_randomize(buf, len, GCRY_STRONG_RANDOM);
+}
+
+/* libgcrypt failed where our API cannot report it (only on OOM or a
+ * disabled algorithm).  Fill the output with fresh random bytes instead of
+ * leaving zeros or stale data: a MAC or key made of them matches nothing a
+ * peer could predict, so the caller fails closed. */
+static void
+fail_closed(void *out, size_t len)
+{
+	parley_wipe(out, len);
+	gcry_create_nonce(out, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hashes, MACs, KDFs                                                       */
+
+gboolean
+parley_pbkdf2_sha256(const void *pass, size_t pass_len,
+                     const void *salt, size_t salt_len,
+                     unsigned long iterations,
+                     void *out, size_t out_len)
+{
+	gcry_error_t err;
+
+	g_return_val_if_fail(out != NULL || out_len == 0, FALSE);
+
+	parley_crypto_init();
+	/* Some libgcrypt versions refuse an empty passphrase; callers refuse
+	 * it earlier anyway, so treat it as an error everywhere. */
+	if (pass_len == 0 || iterations == 0 || out_len == 0) {
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+	err = gcry_kdf_derive(pass, pass_len, GCRY_KDF_PBKDF2, GCRY_MD_SHA256,
+	                      salt, salt_len, iterations, out_len, out);
+	if (err) {
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* HMAC over one buffer into out (digest length of algo). */
+static void
+hmac(int algo, const void *key, size_t key_len,
+     const void *data, size_t data_len, uint8_t *out, size_t out_len)
+{
+	gcry_md_hd_t md;
+	const unsigned char *d;
+
+	parley_crypto_init();
+	/* Secure flag: the key and the inner/outer states stay in secmem. */
+	if (gcry_md_open(&md, algo, GCRY_MD_FLAG_HMAC | GCRY_MD_FLAG_SECURE)) {
+		fail_closed(out, out_len);
+		return;
+	}
+	if (gcry_md_setkey(md, key, key_len)) {
+		gcry_md_close(md);
+		fail_closed(out, out_len);
+		return;
+	}
+	if (data_len > 0)
+		gcry_md_write(md, data, data_len);
+	d = gcry_md_read(md, algo);
+	if (d == NULL)
+		fail_closed(out, out_len);
+	else
+		memcpy(out, d, out_len);
+	gcry_md_close(md);
+}
+
+void
+parley_hmac_sha256(const void *key, size_t key_len,
+                   const void *data, size_t data_len, uint8_t out[32])
+{
+	hmac(GCRY_MD_SHA256, key, key_len, data, data_len, out, SHA256_LEN);
+}
+
+void
+parley_hmac_sha512(const void *key, size_t key_len,
+                   const void *data, size_t data_len, uint8_t out[64])
+{
+	hmac(GCRY_MD_SHA512, key, key_len, data, data_len, out, SHA512_LEN);
+}
+
+void
+parley_sha512(const void *data, size_t len, uint8_t out[64])
+{
+	parley_crypto_init();
+	/* gcry_md_hash_buffer cannot fail for a built-in algorithm. */
+	gcry_md_hash_buffer(GCRY_MD_SHA512, out, data, len);
+}
+
+void
+parley_hkdf_extract(const void *salt, size_t salt_len,
+                    const void *ikm, size_t ikm_len, uint8_t prk[32])
+{
+	static const uint8_t zero_salt[SHA256_LEN];
+
+	/* RFC 5869 §2.2: no salt means HashLen zero bytes. */
+	if (salt == NULL || salt_len == 0) {
+		salt = zero_salt;
+		salt_len = sizeof zero_salt;
+	}
+	parley_hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+}
+
+gboolean
+parley_hkdf_expand(const uint8_t prk[32],
+                   const void *info, size_t info_len,
+                   void *out, size_t out_len)
+{
+	gcry_md_hd_t md;
+	uint8_t *dst = out;
+	const unsigned char *t = NULL;
+	size_t done = 0;
+	unsigned char counter;
+
+	g_return_val_if_fail(prk != NULL, FALSE);
+	g_return_val_if_fail(out != NULL || out_len == 0, FALSE);
+
+	if (out_len > HKDF_MAX_OUT) {
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+	if (out_len == 0)
+		return TRUE;
+
+	parley_crypto_init();
+	if (gcry_md_open(&md, GCRY_MD_SHA256,
+	                 GCRY_MD_FLAG_HMAC | GCRY_MD_FLAG_SECURE)) {
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+	if (gcry_md_setkey(md, prk, SHA256_LEN)) {
+		gcry_md_close(md);
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+
+	/* RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty.
+	 * T(i-1) is read straight from the handle before it is reset (reset
+	 * keeps the HMAC key), so it never leaves secure memory except into
+	 * the caller's output. */
+	for (counter = 1; done < out_len; counter++) {
+		size_t n;
+
+		if (t != NULL) {
+			uint8_t prev[SHA256_LEN];
+
+			memcpy(prev, t, SHA256_LEN);
+			gcry_md_reset(md);
+			gcry_md_write(md, prev, SHA256_LEN);
+			parley_wipe(prev, sizeof prev);
+		}
+		if (info_len > 0)
+			gcry_md_write(md, info, info_len);
+		gcry_md_write(md, &counter, 1);
+		t = gcry_md_read(md, GCRY_MD_SHA256);
+		if (t == NULL) {
+			gcry_md_close(md);
+			parley_wipe(out, out_len);
+			return FALSE;
+		}
+		n = MIN(out_len - done, (size_t) SHA256_LEN);
+		memcpy(dst + done, t, n);
+		done += n;
+	}
+	gcry_md_close(md);
+	return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* AES-GCM                                                                  */
+
+struct ParleyAead {
+	gcry_cipher_hd_t hd;
+};
+
+ParleyAead *
+parley_aead_new(const void *key, size_t key_len)
+{
+	ParleyAead *aead;
+	gcry_cipher_hd_t hd;
+	int algo;
+
+	g_return_val_if_fail(key != NULL, NULL);
+
+	if (key_len == 16)
+		algo = GCRY_CIPHER_AES128;
+	else if (key_len == 32)
+		algo = GCRY_CIPHER_AES256;
+	else
+		return NULL;
+
+	parley_crypto_init();
+	/* Secure flag: the expanded key schedule lives in secmem. */
+	if (gcry_cipher_open(&hd, algo, GCRY_CIPHER_MODE_GCM,
+	                     GCRY_CIPHER_SECURE))
+		return NULL;
+	if (gcry_cipher_setkey(hd, key, key_len)) {
+		gcry_cipher_close(hd);
+		return NULL;
+	}
+	aead = g_new0(ParleyAead, 1);
+	aead->hd = hd;
+	return aead;
+}
+
+void
+parley_aead_free(ParleyAead *aead)
+{
+	if (aead == NULL)
+		return;
+	/* gcry_cipher_close wipes the context, key schedule included. */
+	gcry_cipher_close(aead->hd);
+	g_free(aead);
+}
+
+/* Start a record: forget the previous one, keep the key, set the nonce and
+ * absorb the associated data.  No allocation (hot path). */
+static gboolean
+aead_start(ParleyAead *aead, const uint8_t nonce[12],
+           const void *aad, size_t aad_len)
+{
+	if (gcry_cipher_reset(aead->hd))
+		return FALSE;
+	if (gcry_cipher_setiv(aead->hd, nonce, GCM_NONCE_LEN))
+		return FALSE;
+	if (aad_len > 0 && gcry_cipher_authenticate(aead->hd, aad, aad_len))
+		return FALSE;
+	return TRUE;
+}
+
+gboolean
+parley_aead_seal(ParleyAead *aead, const uint8_t nonce[12],
+                 const void *aad, size_t aad_len,
+                 const void *pt, size_t len,
+                 void *ct, uint8_t tag[16])
+{
+	gcry_error_t err = 0;
+
+	g_return_val_if_fail(aead != NULL && nonce != NULL && tag != NULL, FALSE);
+	g_return_val_if_fail(aad != NULL || aad_len == 0, FALSE);
+	g_return_val_if_fail((pt != NULL && ct != NULL) || len == 0, FALSE);
+
+	if (!aead_start(aead, nonce, aad, aad_len))
+		goto fail;
+	if (len > 0) {
+		/* libgcrypt's in-place form is (out, len, NULL, 0). */
+		if (pt == ct)
+			err = gcry_cipher_encrypt(aead->hd, ct, len, NULL, 0);
+		else
+			err = gcry_cipher_encrypt(aead->hd, ct, len, pt, len);
+		if (err)
+			goto fail;
+	}
+	if (gcry_cipher_gettag(aead->hd, tag, GCM_TAG_LEN))
+		goto fail;
+	return TRUE;
+
+fail:
+	/* Nothing half-encrypted may go out. */
+	if (len > 0)
+		parley_wipe(ct, len);
+	parley_wipe(tag, GCM_TAG_LEN);
+	return FALSE;
+}
+
+gboolean
+parley_aead_open(ParleyAead *aead, const uint8_t nonce[12],
+                 const void *aad, size_t aad_len,
+                 const void *ct, size_t len,
+                 const uint8_t tag[16], void *pt)
+{
+	gcry_error_t err = 0;
+
+	g_return_val_if_fail(aead != NULL && nonce != NULL && tag != NULL, FALSE);
+	g_return_val_if_fail(aad != NULL || aad_len == 0, FALSE);
+	g_return_val_if_fail((pt != NULL && ct != NULL) || len == 0, FALSE);
+
+	if (!aead_start(aead, nonce, aad, aad_len))
+		goto fail;
+	/* GCM's tag covers the ciphertext, which libgcrypt absorbs while
+	 * decrypting; so decrypt first, then check the tag (in constant time,
+	 * gcry_cipher_checktag) and wipe everything if it does not match. */
+	if (len > 0) {
+		if (pt == ct)
+			err = gcry_cipher_decrypt(aead->hd, pt, len, NULL, 0);
+		else
+			err = gcry_cipher_decrypt(aead->hd, pt, len, ct, len);
+		if (err)
+			goto fail;
+	}
+	if (gcry_cipher_checktag(aead->hd, tag, GCM_TAG_LEN))
+		goto fail;
+	return TRUE;
+
+fail:
+	if (len > 0)
+		parley_wipe(pt, len);
+	return FALSE;
+}
+
+gboolean
+parley_aes_gcm_seal(const void *key, size_t key_len,
+                    const uint8_t nonce[12],
+                    const void *aad, size_t aad_len,
+                    const void *pt, size_t len,
+                    void *ct, uint8_t tag[16])
+{
+	ParleyAead *aead = parley_aead_new(key, key_len);
+	gboolean ok;
+
+	if (aead == NULL) {
+		if (len > 0 && ct != NULL)
+			parley_wipe(ct, len);
+		if (tag != NULL)
+			parley_wipe(tag, GCM_TAG_LEN);
+		return FALSE;
+	}
+	ok = parley_aead_seal(aead, nonce, aad, aad_len, pt, len, ct, tag);
+	parley_aead_free(aead);
+	return ok;
+}
+
+gboolean
+parley_aes_gcm_open(const void *key, size_t key_len,
+                    const uint8_t nonce[12],
+                    const void *aad, size_t aad_len,
+                    const void *ct, size_t len,
+                    const uint8_t tag[16], void *pt)
+{
+	ParleyAead *aead = parley_aead_new(key, key_len);
+	gboolean ok;
+
+	if (aead == NULL) {
+		if (len > 0 && pt != NULL)
+			parley_wipe(pt, len);
+		return FALSE;
+	}
+	ok = parley_aead_open(aead, nonce, aad, aad_len, ct, len, tag, pt);
+	parley_aead_free(aead);
+	return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* X25519                                                                   */
+
+gboolean
+parley_x25519(uint8_t out[32], const uint8_t scalar[32],
+              const uint8_t point[32])
+{
+	uint8_t k[X25519_LEN], u[X25519_LEN], r[X25519_LEN];
+	uint8_t acc = 0;
+	gcry_error_t err;
+	size_t i;
+
+	g_return_val_if_fail(out != NULL && scalar != NULL && point != NULL,
+	                     FALSE);
+
+	parley_crypto_init();
+	/* RFC 7748 §5: decodeScalar25519 and decodeUCoordinate.  libgcrypt
+	 * does both itself (the RFC 7748 vectors with unclamped scalars and a
+	 * u with bit 255 set pass either way), but doing it here too is
+	 * idempotent and keeps us right whatever a future version decides. */
+	memcpy(k, scalar, X25519_LEN);
+	k[0] &= 248;
+	k[31] &= 127;
+	k[31] |= 64;
+	memcpy(u, point, X25519_LEN);
+	u[31] &= 127;
+
+	err = gcry_ecc_mul_point(GCRY_ECC_CURVE25519, r, k, u);
+	parley_wipe(k, sizeof k);
+
+	/* RFC 7748 §6.1: an all-zero result means a low-order input; the
+	 * check must not branch on the secret bytes. */
+	for (i = 0; i < X25519_LEN; i++)
+		acc |= r[i];
+	if (err || acc == 0) {
+		parley_wipe(r, sizeof r);
+		parley_wipe(out, X25519_LEN);
+		return FALSE;
+	}
+	memcpy(out, r, X25519_LEN);
+	parley_wipe(r, sizeof r);
+	return TRUE;
+}
+
+gboolean
+parley_x25519_base(uint8_t out[32], const uint8_t scalar[32])
+{
+	static const uint8_t nine[X25519_LEN] = { 9 };
+
+	return parley_x25519(out, scalar, nine);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CPace strings (draft-irtf-cfrg-cpace, "CPace function definitions")      */
+
+/* prepend_len: the LEB128 encoding of len, written to buf (up to 10 bytes
+ * for a 64-bit size_t); returns its length. */
+static size_t
+leb128(uint8_t buf[10], size_t len)
+{
+	size_t n = 0;
+
+	do {
+		uint8_t b = len & 0x7f;
+
+		len >>= 7;
+		buf[n++] = len ? (b | 0x80) : b;
+	} while (len);
+	return n;
+}
+
+static size_t
+leb128_len(size_t len)
+{
+	uint8_t tmp[10];
+
+	return leb128(tmp, len);
+}
+
+void
+parley_lv_append(GByteArray *out, const void *data, size_t len)
+{
+	uint8_t prefix[10];
+
+	g_return_if_fail(out != NULL);
+	g_return_if_fail(data != NULL || len == 0);
+	g_return_if_fail(len <= G_MAXUINT);
+
+	g_byte_array_append(out, prefix, (guint) leb128(prefix, len));
+	if (len > 0)
+		g_byte_array_append(out, data, (guint) len);
+}
+
+/* len_zpad = max(0, s_in_bytes - 1 - len(prepend_len(PRS))
+ *                   - len(prepend_len(DSI))) */
+static size_t
+cpace_zpad_len(size_t dsi_len, size_t prs_len)
+{
+	size_t used = 1 + leb128_len(prs_len) + prs_len
+	                + leb128_len(dsi_len) + dsi_len;
+
+	return used < CPACE_S_IN_BYTES ? CPACE_S_IN_BYTES - used : 0;
+}
+
+void
+parley_cpace_generator_string(GByteArray *out,
+                              const void *dsi, size_t dsi_len,
+                              const void *prs, size_t prs_len,
+                              const void *ci, size_t ci_len,
+                              const void *sid, size_t sid_len)
+{
+	uint8_t prefix[10];
+	size_t zpad;
+	guint at;
+
+	g_return_if_fail(out != NULL);
+
+	zpad = cpace_zpad_len(dsi_len, prs_len);
+
+	/* lv_cat(DSI, PRS, zero_bytes(len_zpad), CI, sid) */
+	parley_lv_append(out, dsi, dsi_len);
+	parley_lv_append(out, prs, prs_len);
+	g_byte_array_append(out, prefix, (guint) leb128(prefix, zpad));
+	at = out->len;
+	g_byte_array_set_size(out, at + (guint) zpad);
+	memset(out->data + at, 0, zpad);
+	parley_lv_append(out, ci, ci_len);
+	parley_lv_append(out, sid, sid_len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Elligator 2 (RFC 9380 §6.7.1, map_to_curve_elligator2, curve25519)       */
+
+/* Little-endian bytes -> a secure MPI, without a non-secure copy. */
+static gcry_mpi_t
+mpi_from_le(const uint8_t *b, size_t len)
+{
+	gcry_mpi_t x = gcry_mpi_snew(8 * len);
+	size_t i;
+
+	gcry_mpi_set_ui(x, 0);
+	for (i = len; i-- > 0;) {
+		gcry_mpi_mul_ui(x, x, 256);
+		gcry_mpi_add_ui(x, x, b[i]);
+	}
+	return x;
+}
+
+/* A field element (0 <= x < p) -> 32 little-endian bytes. */
+static void
+mpi_to_le32(uint8_t out[32], gcry_mpi_t x)
+{
+	uint8_t be[32];
+	size_t n = 0, i;
+
+	memset(out, 0, 32);
+	if (gcry_mpi_print(GCRYMPI_FMT_USG, be, sizeof be, &n, x) || n > 32)
+		n = 0;          /* cannot happen for a reduced element */
+	for (i = 0; i < n; i++)
+		out[i] = be[n - 1 - i];
+	parley_wipe(be, sizeof be);
+}
+
+void
+parley_elligator2_x25519(uint8_t g[32], const uint8_t u_bytes[32])
+{
+	uint8_t buf[32];
+	gcry_mpi_t p, neg_j, e, u, t, inv, x1, x2, gx1, chi;
+	int is_square;
+
+	g_return_if_fail(g != NULL && u_bytes != NULL);
+
+	parley_crypto_init();
+
+	/* Public constants: p = 2^255 - 19, -J mod p, (p - 1) / 2. */
+	p = gcry_mpi_set_ui(NULL, 1);
+	gcry_mpi_mul_2exp(p, p, 255);
+	gcry_mpi_sub_ui(p, p, 19);
+	neg_j = gcry_mpi_copy(p);
+	gcry_mpi_sub_ui(neg_j, neg_j, CURVE25519_J);
+	e = gcry_mpi_new(255);
+	gcry_mpi_sub_ui(e, p, 1);
+	gcry_mpi_rshift(e, e, 1);
+
+	/* decodeUCoordinate(u, 255): clear bit 255, little-endian, mod p. */
+	memcpy(buf, u_bytes, sizeof buf);
+	buf[31] &= 0x7f;
+	u = mpi_from_le(buf, sizeof buf);
+	parley_wipe(buf, sizeof buf);
+	gcry_mpi_mod(u, u, p);
+
+	t = gcry_mpi_snew(256);
+	inv = gcry_mpi_snew(256);
+	x1 = gcry_mpi_snew(256);
+	x2 = gcry_mpi_snew(256);
+	gx1 = gcry_mpi_snew(256);
+	chi = gcry_mpi_snew(256);
+
+	/* 1. x1 = -(J / K) * inv0(1 + Z * u^2)   (K = 1) */
+	gcry_mpi_mulm(t, u, u, p);
+	gcry_mpi_mul_ui(t, t, ELLIGATOR2_Z);
+	gcry_mpi_add_ui(t, t, 1);
+	gcry_mpi_mod(t, t, p);
+	/* inv0(0) = 0.  (1 + 2u^2 never vanishes here, since -1/2 is not a
+	 * square mod p, but follow the RFC's convention anyway.) */
+	if (gcry_mpi_cmp_ui(t, 0) == 0 || !gcry_mpi_invm(inv, t, p))
+		gcry_mpi_set_ui(inv, 0);
+	gcry_mpi_mulm(x1, neg_j, inv, p);
+	/* 2. If x1 == 0, set x1 = -(J / K) */
+	if (gcry_mpi_cmp_ui(x1, 0) == 0)
+		gcry_mpi_set(x1, neg_j);
+	/* 3. gx1 = x1^3 + (J / K) * x1^2 + x1 / K^2 = x1 * (x1 * (x1 + J) + 1) */
+	gcry_mpi_add_ui(gx1, x1, CURVE25519_J);
+	gcry_mpi_mulm(gx1, gx1, x1, p);
+	gcry_mpi_add_ui(gx1, gx1, 1);
+	gcry_mpi_mulm(gx1, gx1, x1, p);
+	/* 4. x2 = -x1 - (J / K) */
+	gcry_mpi_subm(x2, neg_j, x1, p);
+	/* 6./7. x = is_square(gx1) ? x1 : x2, where is_square(a) is
+	 * a^((p-1)/2) in {0, 1} (Euler's criterion).  The y coordinate is not
+	 * needed for X25519.  Not constant time (PROTOCOL.md §10). */
+	gcry_mpi_powm(chi, gx1, e, p);
+	is_square = gcry_mpi_cmp_ui(chi, 0) == 0 || gcry_mpi_cmp_ui(chi, 1) == 0;
+
+	mpi_to_le32(g, is_square ? x1 : x2);
+
+	/* gcry_mpi_release wipes the limbs of what it frees. */
+	gcry_mpi_release(chi);
+	gcry_mpi_release(gx1);
+	gcry_mpi_release(x2);
+	gcry_mpi_release(x1);
+	gcry_mpi_release(inv);
+	gcry_mpi_release(t);
+	gcry_mpi_release(u);
+	gcry_mpi_release(e);
+	gcry_mpi_release(neg_j);
+	gcry_mpi_release(p);
+}
+
+void
+parley_cpace_generator(uint8_t g[32],
+                       const void *prs, size_t prs_len,
+                       const uint8_t sid[16])
+{
+	GByteArray *gen_str;
+	uint8_t hash[SHA512_LEN];
+
+	g_return_if_fail(g != NULL && sid != NULL);
+	g_return_if_fail(prs != NULL || prs_len == 0);
+
+	/* The generator string holds PRS: size it up front so that appending
+	 * never reallocates and leaves an unwiped copy behind.  It is at most
+	 * 128 bytes plus PRS plus the short fields and their prefixes. */
+	gen_str = g_byte_array_sized_new((guint) (prs_len + CPACE_S_IN_BYTES
+	                                          + 64));
+	parley_cpace_generator_string(gen_str, CPACE_DSI, CPACE_DSI_LEN,
+	                              prs, prs_len, PARLEY_CI, PARLEY_CI_LEN,
+	                              sid, CPACE_SID_LEN);
+
+	/* gen_str_hash = H.hash(gen_str)[0:32]; decodeUCoordinate (bit 255
+	 * cleared) happens inside the map. */
+	parley_sha512(gen_str->data, gen_str->len, hash);
+	parley_wipe(gen_str->data, gen_str->len);
+	g_byte_array_unref(gen_str);
+
+	parley_elligator2_x25519(g, hash);
+	parley_wipe(hash, sizeof hash);
+}

@@ -1,0 +1,869 @@
+/*
+ * session.c - a native Parley connection: handshake (§4), key schedule
+ * (§5), records (§6), delivery events (§7) and rekeys (§8), with no I/O.
+ *
+ * Receive path, always in this order: frame length (frame.c) -> epoch
+ * selects the key -> AEAD open with the expected seq (record.c) -> only
+ * then the inner type is looked at and state changes.  Every failure of a
+ * connection is final: the session emits ERROR (when there is something to
+ * tell) and CLOSED, wipes its keys, and ignores everything after.
+ */
+#include "session.h"
+
+#include <string.h>
+
+#include "crypto.h"
+#include "frame.h"
+#include "handshake.h"
+#include "record.h"
+
+/* §6 inner types */
+enum {
+	INNER_MSG = 0x01,
+	INNER_ACK = 0x02,
+	INNER_TYPING = 0x03,
+	INNER_REKEY = 0x04,
+	INNER_REKEY_ACK = 0x05,
+	INNER_PING = 0x06,
+	INNER_PONG = 0x07,
+	INNER_BYE = 0x08
+};
+
+#define NO_EPOCH ((gint64) -1)
+/* records this size or smaller are opened on the stack */
+#define SMALL_INNER 512
+
+struct ParleySession {
+	ParleySessionState state;
+	gboolean initiator;
+	guint rekey_messages;
+	guint rekey_minutes;
+	ParleyRandomFunc random;
+	gpointer random_data;
+
+	ParleyFrameReader reader;
+	GByteArray *out;
+	GQueue events;
+
+	/* handshake */
+	ParleyHandshake hs;
+	gint64 handshake_deadline;
+	guint kdf_next_id;
+	guint kdf_pending;          /* id of the outstanding NEED_KDF, 0 if none */
+	uint8_t sid[PARLEY_SID_LEN];
+	char code[8];
+
+	/* records: the send epoch is always the newest one derived */
+	ParleyRecordDir send;
+	ParleyRecordDir recv;
+	ParleyRecordDir recv_next;  /* recv epoch + 1, once derived */
+	uint8_t *chain;             /* chain key of the send epoch (secure) */
+	guint msgs_in_epoch;
+	gint64 epoch_started_ms;
+
+	/* §8 rekey state */
+	uint8_t *rekey_e;           /* our pending ephemeral (secure), or NULL */
+	gint64 asked_in_epoch;      /* send epoch of our last REKEY */
+	gint64 answered_in_epoch;   /* recv epoch of the last REKEY we answered */
+
+	/* §6 keepalive */
+	gint64 last_rx_ms;
+	gint64 last_ping_ms;
+};
+
+uint8_t *
+parley_passphrase_nfc(const char *utf8, size_t *len, ParleyError *err)
+{
+	char *nfc;
+	uint8_t *out;
+
+	*len = 0;
+	if (utf8 == NULL || *utf8 == '\0') {
+		*err = PARLEY_ERR_PASSPHRASE_EMPTY;
+		return NULL;
+	}
+	if (!g_utf8_validate(utf8, -1, NULL)) {
+		*err = PARLEY_ERR_MALFORMED;
+		return NULL;
+	}
+	nfc = g_utf8_normalize(utf8, -1, G_NORMALIZE_NFC);
+	*len = strlen(nfc);
+	out = parley_secure_alloc(*len + 1);
+	memcpy(out, nfc, *len + 1);
+	parley_wipe(nfc, *len);
+	g_free(nfc);
+	*err = PARLEY_ERR_NONE;
+	return out;
+}
+
+static const char *
+wire_reason(ParleyError code)
+{
+	switch (code) {
+	case PARLEY_ERR_VERSION: return "unsupported version";
+	case PARLEY_ERR_MALFORMED: return "malformed or invalid message";
+	case PARLEY_ERR_AUTH: return "passphrases do not match";
+	case PARLEY_ERR_BUSY: return "busy, try again later";
+	case PARLEY_ERR_LOOPBACK: return "connection to self";
+	case PARLEY_ERR_REFUSED: return "connection refused";
+	default: return "";
+	}
+}
+
+static void
+draw(ParleySession *s, void *buf, size_t len)
+{
+	if (s->random != NULL)
+		s->random(buf, len, s->random_data);
+	else
+		parley_random_bytes(buf, len);
+}
+
+static ParleyEvent *
+push_event(ParleySession *s, ParleyEventType type)
+{
+	ParleyEvent *ev = g_new0(ParleyEvent, 1);
+
+	ev->type = type;
+	g_queue_push_tail(&s->events, ev);
+	return ev;
+}
+
+static void
+free_event(gpointer p)
+{
+	parley_event_clear(p);
+	g_free(p);
+}
+
+/* Drop every secret the connection holds. */
+static void
+wipe_keys(ParleySession *s)
+{
+	parley_handshake_clear(&s->hs);
+	parley_record_dir_clear(&s->send);
+	parley_record_dir_clear(&s->recv);
+	parley_record_dir_clear(&s->recv_next);
+	if (s->chain != NULL) {
+		parley_secure_free(s->chain, PARLEY_CHAIN_LEN);
+		s->chain = NULL;
+	}
+	if (s->rekey_e != NULL) {
+		parley_secure_free(s->rekey_e, PARLEY_SCALAR_LEN);
+		s->rekey_e = NULL;
+	}
+	parley_frame_reader_clear(&s->reader);
+}
+
+/* The end of a connection.  send_code: an ERROR code to send first (only
+ * during the handshake; records are never answered, §6), or 0. */
+static void
+fail(ParleySession *s, ParleyError err, ParleyError send_code)
+{
+	ParleyEvent *ev;
+
+	if (s->state == PARLEY_SESSION_CLOSED)
+		return;
+	if (send_code != PARLEY_ERR_NONE)
+		parley_handshake_write_error(s->out, send_code, wire_reason(send_code));
+	ev = push_event(s, PARLEY_EV_ERROR);
+	ev->error = err;
+	ev->wire_code = send_code;
+	ev->text = g_strdup(parley_strerror(err));
+	ev->text_len = strlen(ev->text);
+	ev = push_event(s, PARLEY_EV_CLOSED);
+	ev->error = err;
+	s->state = PARLEY_SESSION_CLOSED;
+	wipe_keys(s);
+}
+
+ParleySession *
+parley_session_new(const ParleySessionConfig *cfg, gint64 now_ms)
+{
+	ParleySession *s;
+	size_t name_len;
+
+	g_return_val_if_fail(cfg != NULL && cfg->name != NULL, NULL);
+	name_len = strlen(cfg->name);
+	g_return_val_if_fail(name_len >= 1 && name_len <= PARLEY_NAME_MAX &&
+	                     g_utf8_validate(cfg->name, -1, NULL), NULL);
+	g_return_val_if_fail(!cfg->initiator || (cfg->salt != NULL &&
+	                     cfg->iterations >= PARLEY_MIN_ITERATIONS &&
+	                     cfg->iterations <= PARLEY_MAX_ITERATIONS), NULL);
+
+	s = g_new0(ParleySession, 1);
+	s->state = PARLEY_SESSION_HANDSHAKE;
+	s->initiator = cfg->initiator;
+	s->rekey_messages = cfg->rekey_messages;
+	s->rekey_minutes = cfg->rekey_minutes;
+	s->random = cfg->random;
+	s->random_data = cfg->random_data;
+	s->out = g_byte_array_new();
+	g_queue_init(&s->events);
+	parley_frame_reader_init(&s->reader);
+	s->handshake_deadline = now_ms + (cfg->handshake_timeout_ms != 0 ?
+	                        cfg->handshake_timeout_ms : PARLEY_HANDSHAKE_TIMEOUT_MS);
+	s->asked_in_epoch = NO_EPOCH;
+	s->answered_in_epoch = NO_EPOCH;
+
+	if (s->initiator) {
+		ParleyEvent *ev;
+
+		parley_handshake_init_initiator(&s->hs, cfg->name, cfg->listen_port,
+		                                cfg->salt, cfg->iterations,
+		                                s->random, s->random_data);
+		memcpy(s->sid, s->hs.sid, PARLEY_SID_LEN);
+		/* §4: I needs PRS before it can send HS1 */
+		ev = push_event(s, PARLEY_EV_NEED_KDF);
+		ev->kdf_id = s->kdf_pending = ++s->kdf_next_id;
+		memcpy(ev->kdf_salt, cfg->salt, PARLEY_SALT_LEN);
+		ev->kdf_iterations = cfg->iterations;
+		ev->kdf_len = PARLEY_PRS_LEN;
+		memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
+	} else {
+		parley_handshake_init_responder(&s->hs, cfg->name);
+	}
+	return s;
+}
+
+void
+parley_session_free(ParleySession *s)
+{
+	if (s == NULL)
+		return;
+	wipe_keys(s);
+	g_queue_clear_full(&s->events, free_event);
+	parley_wipe(s->out->data, s->out->len);
+	g_byte_array_unref(s->out);
+	parley_wipe(s, sizeof(*s));
+	g_free(s);
+}
+
+static char *
+valid_utf8(const uint8_t *p, size_t len)
+{
+	return g_utf8_make_valid((const char *) p, (gssize) len);
+}
+
+/* An ERROR frame from the peer, at any time (§4): show it and close. */
+static void
+peer_error(ParleySession *s, const uint8_t *p, size_t len)
+{
+	ParleyEvent *ev;
+	int code = len > 6 ? p[6] : 0;
+	ParleyError err = (code >= PARLEY_ERR_VERSION && code <= PARLEY_ERR_REFUSED) ?
+	                  (ParleyError) code : PARLEY_ERR_MALFORMED;
+
+	ev = push_event(s, PARLEY_EV_ERROR);
+	ev->error = err;
+	ev->from_peer = TRUE;
+	ev->wire_code = code;
+	ev->text = len > 7 ? valid_utf8(p + 7, MIN(len - 7, PARLEY_ERROR_REASON_MAX))
+	                   : g_strdup("");
+	ev->text_len = strlen(ev->text);
+	ev = push_event(s, PARLEY_EV_CLOSED);
+	ev->error = err;
+	ev->from_peer = TRUE;
+	s->state = PARLEY_SESSION_CLOSED;
+	wipe_keys(s);
+}
+
+/* §5: epoch-0 keys, then the session is established. */
+static void
+establish(ParleySession *s, gint64 now_ms)
+{
+	ParleyEpochKeys k;
+	ParleyEvent *ev;
+
+	parley_handshake_derive_keys(&s->hs, &k, s->code);
+	parley_record_dir_set(&s->send, s->initiator ? k.key_IR : k.key_RI,
+	                      s->initiator ? k.iv_IR : k.iv_RI, 0);
+	parley_record_dir_set(&s->recv, s->initiator ? k.key_RI : k.key_IR,
+	                      s->initiator ? k.iv_RI : k.iv_IR, 0);
+	s->chain = parley_secure_alloc(PARLEY_CHAIN_LEN);
+	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
+	parley_epoch_keys_clear(&k);
+
+	ev = push_event(s, PARLEY_EV_ESTABLISHED);
+	ev->peer_name = valid_utf8(s->hs.peer_name, s->hs.peer_name_len);
+	ev->peer_listen_port = s->initiator ? 0 : s->hs.listen_port;
+	memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
+	memcpy(ev->code, s->code, sizeof(ev->code));
+
+	/* the handshake's secrets are dead now */
+	parley_handshake_clear(&s->hs);
+	s->state = PARLEY_SESSION_ESTABLISHED;
+	s->epoch_started_ms = now_ms;
+	s->last_rx_ms = now_ms;
+	s->last_ping_ms = now_ms;
+}
+
+static void
+handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 now_ms)
+{
+	ParleyError err;
+
+	if (parley_handshake_is_error_frame(p, len)) {
+		peer_error(s, p, len);
+		return;
+	}
+
+	switch (s->hs.state) {
+	case PARLEY_HS_R_WAIT_HS1: {
+		ParleyEvent *ev;
+
+		err = parley_handshake_consume_hs1(&s->hs, p, len, s->random, s->random_data);
+		if (err != PARLEY_ERR_NONE) {
+			fail(s, err, err);
+			return;
+		}
+		memcpy(s->sid, s->hs.sid, PARLEY_SID_LEN);
+		/* The caller picks the passphrase for this caller and may
+		 * refuse it (limits, loopback) before any PBKDF2 work. */
+		ev = push_event(s, PARLEY_EV_NEED_KDF);
+		ev->kdf_id = s->kdf_pending = ++s->kdf_next_id;
+		memcpy(ev->kdf_salt, s->hs.salt, PARLEY_SALT_LEN);
+		ev->kdf_iterations = s->hs.iterations;
+		ev->kdf_len = PARLEY_PRS_LEN;
+		ev->peer_name = valid_utf8(s->hs.peer_name, s->hs.peer_name_len);
+		ev->peer_listen_port = s->hs.listen_port;
+		memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
+		return;
+	}
+	case PARLEY_HS_I_SENT_HS1:
+		err = parley_handshake_consume_hs2(&s->hs, p, len);
+		if (err != PARLEY_ERR_NONE) {
+			/* a Tb mismatch means the passphrases differ: ERROR 3 */
+			fail(s, err, err);
+			return;
+		}
+		parley_handshake_create_hs3(&s->hs, s->out);
+		establish(s, now_ms);
+		return;
+	case PARLEY_HS_R_SENT_HS2:
+		err = parley_handshake_consume_hs3(&s->hs, p, len);
+		if (err != PARLEY_ERR_NONE) {
+			fail(s, err, err);
+			return;
+		}
+		establish(s, now_ms);
+		return;
+	default:
+		/* Nothing may arrive while our PBKDF2 runs: the peer is
+		 * waiting for us.  Check the version as §4 asks, then refuse. */
+		if (len >= 5 && memcmp(p, PARLEY_MAGIC, PARLEY_MAGIC_LEN) == 0 &&
+		    p[4] != PARLEY_VERSION)
+			fail(s, PARLEY_ERR_VERSION, PARLEY_ERR_VERSION);
+		else
+			fail(s, PARLEY_ERR_MALFORMED, PARLEY_ERR_MALFORMED);
+		return;
+	}
+}
+
+/* Seal one record in the send direction (§6). */
+static void
+send_record(ParleySession *s, uint8_t type, const void *body, size_t len)
+{
+	parley_record_seal(&s->send, type, body, len, s->out);
+}
+
+static void
+start_rekey(ParleySession *s)
+{
+	uint8_t E[PARLEY_POINT_LEN];
+
+	s->rekey_e = parley_secure_alloc(PARLEY_SCALAR_LEN);
+	do {
+		draw(s, s->rekey_e, PARLEY_SCALAR_LEN);
+	} while (!parley_x25519_base(E, s->rekey_e));
+	send_record(s, INNER_REKEY, E, sizeof(E));
+	s->asked_in_epoch = s->send.epoch;
+}
+
+static gboolean
+may_ask_rekey(const ParleySession *s)
+{
+	return s->state == PARLEY_SESSION_ESTABLISHED && s->rekey_e == NULL &&
+	       s->asked_in_epoch != (gint64) s->send.epoch;
+}
+
+/* §8 derive: epoch n+1 from chain_n and dh; we send with it at once, and
+ * receive with it from the peer's first record under it. */
+static void
+next_epoch(ParleySession *s, const uint8_t dh[32], gboolean by_peer, gint64 now_ms)
+{
+	ParleyEpochKeys k;
+	guint32 epoch = s->send.epoch + 1;
+	ParleyEvent *ev;
+
+	parley_epoch_keys_ratchet(s->chain, dh, &k);
+	parley_record_dir_set(&s->send, s->initiator ? k.key_IR : k.key_RI,
+	                      s->initiator ? k.iv_IR : k.iv_RI, epoch);
+	parley_record_dir_set(&s->recv_next, s->initiator ? k.key_RI : k.key_IR,
+	                      s->initiator ? k.iv_RI : k.iv_IR, epoch);
+	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
+	parley_epoch_keys_clear(&k);
+	s->msgs_in_epoch = 0;
+	s->epoch_started_ms = now_ms;
+
+	ev = push_event(s, PARLEY_EV_REKEYED);
+	ev->epoch = epoch;
+	ev->by_peer = by_peer;
+}
+
+static void
+handle_rekey(ParleySession *s, guint32 rec_epoch, const uint8_t E_peer[32], gint64 now_ms)
+{
+	uint8_t *e = NULL;
+	uint8_t E[PARLEY_POINT_LEN];
+	uint8_t dh[32];
+
+	/* At most one REKEY per epoch from the peer, and it must come under
+	 * the epoch we send in (both sides derive the same sequence). */
+	if (s->answered_in_epoch == (gint64) rec_epoch || rec_epoch != s->send.epoch) {
+		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
+		return;
+	}
+	if (s->rekey_e != NULL) {
+		/* Both asked at once: the initiator's request wins. */
+		if (s->initiator)
+			return;
+		parley_secure_free(s->rekey_e, PARLEY_SCALAR_LEN);
+		s->rekey_e = NULL;
+	}
+
+	e = parley_secure_alloc(PARLEY_SCALAR_LEN);
+	do {
+		draw(s, e, PARLEY_SCALAR_LEN);
+	} while (!parley_x25519_base(E, e));
+	/* check dh before answering */
+	if (!parley_x25519(dh, e, E_peer)) {
+		parley_secure_free(e, PARLEY_SCALAR_LEN);
+		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
+		return;
+	}
+	parley_secure_free(e, PARLEY_SCALAR_LEN);
+	send_record(s, INNER_REKEY_ACK, E, sizeof(E));
+	s->answered_in_epoch = rec_epoch;
+	next_epoch(s, dh, TRUE, now_ms);
+	parley_wipe(dh, sizeof(dh));
+}
+
+static void
+handle_rekey_ack(ParleySession *s, const uint8_t E_peer[32], gint64 now_ms)
+{
+	uint8_t dh[32];
+	gboolean ok;
+
+	if (s->rekey_e == NULL) {
+		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
+		return;
+	}
+	ok = parley_x25519(dh, s->rekey_e, E_peer);
+	parley_secure_free(s->rekey_e, PARLEY_SCALAR_LEN);
+	s->rekey_e = NULL;
+	if (!ok) {
+		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
+		return;
+	}
+	next_epoch(s, dh, FALSE, now_ms);
+	parley_wipe(dh, sizeof(dh));
+}
+
+/* The content of an authenticated record (§6 table). */
+static void
+handle_inner(ParleySession *s, guint32 rec_epoch, const uint8_t *in, size_t len,
+             gint64 now_ms)
+{
+	const uint8_t *body = in + 1;
+	size_t blen = len - 1;
+	ParleyEvent *ev;
+
+	switch (in[0]) {
+	case INNER_MSG:
+		if (blen < PARLEY_MSG_ID_LEN || blen - PARLEY_MSG_ID_LEN > PARLEY_MAX_TEXT)
+			break;
+		ev = push_event(s, PARLEY_EV_MESSAGE);
+		memcpy(ev->msg_id, body, PARLEY_MSG_ID_LEN);
+		ev->text = valid_utf8(body + PARLEY_MSG_ID_LEN, blen - PARLEY_MSG_ID_LEN);
+		ev->text_len = strlen(ev->text);
+		/* §7: acknowledged once handed to the user, which the caller
+		 * does with the event before writing our output. */
+		send_record(s, INNER_ACK, body, PARLEY_MSG_ID_LEN);
+		return;
+	case INNER_ACK:
+		if (blen != PARLEY_MSG_ID_LEN)
+			break;
+		ev = push_event(s, PARLEY_EV_ACK);
+		memcpy(ev->msg_id, body, PARLEY_MSG_ID_LEN);
+		return;
+	case INNER_TYPING:
+		if (blen != 1)
+			break;
+		ev = push_event(s, PARLEY_EV_TYPING);
+		ev->typing = body[0] <= 2 ? body[0] : 0;
+		return;
+	case INNER_REKEY:
+		if (blen != PARLEY_POINT_LEN)
+			break;
+		handle_rekey(s, rec_epoch, body, now_ms);
+		return;
+	case INNER_REKEY_ACK:
+		if (blen != PARLEY_POINT_LEN)
+			break;
+		handle_rekey_ack(s, body, now_ms);
+		return;
+	case INNER_PING:
+		if (blen != 8)
+			break;
+		send_record(s, INNER_PONG, body, 8);
+		return;
+	case INNER_PONG:
+		if (blen != 8)
+			break;
+		return;
+	case INNER_BYE:
+		if (blen != 1)
+			break;
+		ev = push_event(s, PARLEY_EV_CLOSED);
+		ev->error = PARLEY_ERR_BYE;
+		ev->from_peer = TRUE;
+		ev->bye_reason = body[0];
+		s->state = PARLEY_SESSION_CLOSED;
+		wipe_keys(s);
+		return;
+	default:
+		/* unknown types are ignored (forward compatibility) */
+		return;
+	}
+	/* a known type with a body of the wrong length */
+	fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
+}
+
+static void
+handle_record(ParleySession *s, const uint8_t *p, size_t len, gint64 now_ms)
+{
+	uint8_t small[SMALL_INNER];
+	uint8_t *inner;
+	size_t inner_len;
+	ParleyRecordDir *dir;
+	guint32 epoch;
+
+	if (parley_handshake_is_error_frame(p, len)) {
+		peer_error(s, p, len);
+		return;
+	}
+	if (len < PARLEY_RECORD_MIN_LEN || p[0] != PARLEY_RECORD_TYPE) {
+		fail(s, PARLEY_ERR_RECORD, PARLEY_ERR_NONE);
+		return;
+	}
+	/* §8: the current receive epoch, or the next one once derived */
+	epoch = parley_record_epoch(p);
+	if (epoch == s->recv.epoch)
+		dir = &s->recv;
+	else if (parley_record_dir_is_set(&s->recv_next) && epoch == s->recv_next.epoch)
+		dir = &s->recv_next;
+	else {
+		fail(s, PARLEY_ERR_RECORD, PARLEY_ERR_NONE);
+		return;
+	}
+
+	inner_len = len - PARLEY_RECORD_HEADER_LEN - PARLEY_GCM_TAG_LEN;
+	inner = inner_len <= sizeof(small) ? small : g_malloc(inner_len);
+	if (!parley_record_open(dir, p, len, inner)) {
+		/* tampering, replay, reordering or reflection: close, say nothing */
+		fail(s, PARLEY_ERR_RECORD, PARLEY_ERR_NONE);
+	} else {
+		/* the first record under the new epoch retires the old keys */
+		if (dir == &s->recv_next)
+			parley_record_dir_move(&s->recv, &s->recv_next);
+		s->last_rx_ms = now_ms;
+		handle_inner(s, epoch, inner, inner_len, now_ms);
+	}
+	parley_wipe(inner, inner_len);
+	if (inner != small)
+		g_free(inner);
+}
+
+void
+parley_session_feed(ParleySession *s, const uint8_t *data, size_t len, gint64 now_ms)
+{
+	g_return_if_fail(s != NULL);
+
+	while (s->state != PARLEY_SESSION_CLOSED && len > 0) {
+		const uint8_t *payload;
+		size_t plen, used;
+		ParleyFrameStatus st;
+
+		st = parley_frame_reader_feed(&s->reader, data, len, &used, &payload, &plen);
+		data += used;
+		len -= used;
+		if (st == PARLEY_FRAME_BAD_LENGTH) {
+			/* §2: close without reading the payload; during the
+			 * handshake tell the peer first (ERROR 2). */
+			fail(s, PARLEY_ERR_FRAME_LENGTH,
+			     s->state == PARLEY_SESSION_HANDSHAKE ? PARLEY_ERR_MALFORMED
+			                                          : PARLEY_ERR_NONE);
+			return;
+		}
+		if (st == PARLEY_FRAME_NEED_MORE)
+			return;
+		if (s->state == PARLEY_SESSION_HANDSHAKE)
+			handle_handshake_frame(s, payload, plen, now_ms);
+		else
+			handle_record(s, payload, plen, now_ms);
+	}
+}
+
+void
+parley_session_eof(ParleySession *s, gint64 now_ms)
+{
+	ParleyEvent *ev;
+
+	g_return_if_fail(s != NULL);
+	if (s->state == PARLEY_SESSION_CLOSED)
+		return;
+	ev = push_event(s, PARLEY_EV_CLOSED);
+	ev->error = PARLEY_ERR_CLOSED;
+	s->state = PARLEY_SESSION_CLOSED;
+	wipe_keys(s);
+}
+
+void
+parley_session_provide_prs(ParleySession *s, guint kdf_id,
+                           const uint8_t prs[PARLEY_PRS_LEN], gint64 now_ms)
+{
+	ParleyError err;
+
+	g_return_if_fail(s != NULL && prs != NULL);
+	/* a late answer for a session that moved on is simply dropped */
+	if (s->state != PARLEY_SESSION_HANDSHAKE || kdf_id == 0 || kdf_id != s->kdf_pending)
+		return;
+	s->kdf_pending = 0;
+	if (s->initiator)
+		err = parley_handshake_create_hs1(&s->hs, prs, s->out);
+	else
+		err = parley_handshake_create_hs2(&s->hs, prs, s->out);
+	if (err != PARLEY_ERR_NONE)
+		fail(s, err, err);
+}
+
+void
+parley_session_refuse(ParleySession *s, ParleyError code, const char *reason)
+{
+	ParleyEvent *ev;
+
+	g_return_if_fail(s != NULL);
+	g_return_if_fail(code >= PARLEY_ERR_VERSION && code <= PARLEY_ERR_REFUSED);
+	if (s->state != PARLEY_SESSION_HANDSHAKE)
+		return;
+	parley_handshake_write_error(s->out, code, reason != NULL ? reason : wire_reason(code));
+	ev = push_event(s, PARLEY_EV_CLOSED);
+	ev->error = code;
+	ev->wire_code = code;
+	s->state = PARLEY_SESSION_CLOSED;
+	wipe_keys(s);
+}
+
+ParleyError
+parley_session_send_message(ParleySession *s, const uint8_t msg_id[PARLEY_MSG_ID_LEN],
+                            const char *text, size_t len, gint64 now_ms)
+{
+	uint8_t small[SMALL_INNER];
+	uint8_t *body;
+
+	g_return_val_if_fail(s != NULL && msg_id != NULL && (text != NULL || len == 0),
+	                     PARLEY_ERR_STATE);
+	if (len > PARLEY_MAX_TEXT)
+		return PARLEY_ERR_TEXT_TOO_LONG;
+	if (s->state != PARLEY_SESSION_ESTABLISHED)
+		return PARLEY_ERR_STATE;
+
+	body = PARLEY_MSG_ID_LEN + len <= sizeof(small) ? small
+	       : g_malloc(PARLEY_MSG_ID_LEN + len);
+	memcpy(body, msg_id, PARLEY_MSG_ID_LEN);
+	if (len > 0)
+		memcpy(body + PARLEY_MSG_ID_LEN, text, len);
+	send_record(s, INNER_MSG, body, PARLEY_MSG_ID_LEN + len);
+	parley_wipe(body, PARLEY_MSG_ID_LEN + len);
+	if (body != small)
+		g_free(body);
+
+	/* §8 automatic rekey: after N messages, or before seq runs out */
+	s->msgs_in_epoch++;
+	if (may_ask_rekey(s) &&
+	    ((s->rekey_messages > 0 && s->msgs_in_epoch >= s->rekey_messages) ||
+	     s->send.seq >= PARLEY_SEQ_REKEY_AT))
+		start_rekey(s);
+	return PARLEY_ERR_NONE;
+}
+
+ParleyError
+parley_session_send_typing(ParleySession *s, int state)
+{
+	uint8_t b = (uint8_t) state;
+
+	g_return_val_if_fail(s != NULL && state >= 0 && state <= 2, PARLEY_ERR_STATE);
+	if (s->state != PARLEY_SESSION_ESTABLISHED)
+		return PARLEY_ERR_STATE;
+	send_record(s, INNER_TYPING, &b, 1);
+	return PARLEY_ERR_NONE;
+}
+
+ParleyError
+parley_session_rekey(ParleySession *s, gint64 now_ms)
+{
+	g_return_val_if_fail(s != NULL, PARLEY_ERR_STATE);
+	if (s->state != PARLEY_SESSION_ESTABLISHED)
+		return PARLEY_ERR_STATE;
+	if (!may_ask_rekey(s))
+		return PARLEY_ERR_BUSY;
+	start_rekey(s);
+	return PARLEY_ERR_NONE;
+}
+
+ParleyError
+parley_session_send_ping(ParleySession *s, gint64 now_ms)
+{
+	uint8_t nonce[8];
+
+	g_return_val_if_fail(s != NULL, PARLEY_ERR_STATE);
+	if (s->state != PARLEY_SESSION_ESTABLISHED)
+		return PARLEY_ERR_STATE;
+	draw(s, nonce, sizeof(nonce));
+	send_record(s, INNER_PING, nonce, sizeof(nonce));
+	s->last_ping_ms = now_ms;
+	return PARLEY_ERR_NONE;
+}
+
+void
+parley_session_close(ParleySession *s, int bye_reason)
+{
+	ParleyEvent *ev;
+	uint8_t b = (uint8_t) bye_reason;
+
+	g_return_if_fail(s != NULL);
+	if (s->state == PARLEY_SESSION_CLOSED)
+		return;
+	if (s->state == PARLEY_SESSION_ESTABLISHED)
+		send_record(s, INNER_BYE, &b, 1);
+	ev = push_event(s, PARLEY_EV_CLOSED);
+	ev->error = PARLEY_ERR_NONE;
+	s->state = PARLEY_SESSION_CLOSED;
+	wipe_keys(s);
+}
+
+static gint64
+earliest(gint64 a, gint64 b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return MIN(a, b);
+}
+
+gint64
+parley_session_tick(ParleySession *s, gint64 now_ms)
+{
+	gint64 next = -1;
+
+	g_return_val_if_fail(s != NULL, -1);
+
+	switch (s->state) {
+	case PARLEY_SESSION_HANDSHAKE:
+		if (now_ms >= s->handshake_deadline) {
+			fail(s, PARLEY_ERR_TIMEOUT, PARLEY_ERR_NONE);
+			return -1;
+		}
+		return s->handshake_deadline;
+	case PARLEY_SESSION_ESTABLISHED:
+		break;
+	default:
+		return -1;
+	}
+
+	/* §6 keepalive: close after 180 s of silence, PING after 60 s */
+	if (now_ms - s->last_rx_ms >= PARLEY_DEAD_PEER_MS) {
+		fail(s, PARLEY_ERR_PEER_DEAD, PARLEY_ERR_NONE);
+		return -1;
+	}
+	if (now_ms - s->last_rx_ms >= PARLEY_PING_IDLE_MS &&
+	    now_ms - s->last_ping_ms >= PARLEY_PING_IDLE_MS)
+		parley_session_send_ping(s, now_ms);
+	next = s->last_rx_ms + PARLEY_DEAD_PEER_MS;
+	next = earliest(next, MAX(s->last_rx_ms, s->last_ping_ms) + PARLEY_PING_IDLE_MS);
+
+	/* §8 time-based rekey */
+	if (s->rekey_minutes > 0) {
+		gint64 due = s->epoch_started_ms + (gint64) s->rekey_minutes * 60000;
+
+		if (now_ms >= due && may_ask_rekey(s))
+			start_rekey(s);
+		else if (now_ms < due)
+			next = earliest(next, due);
+	}
+	return next;
+}
+
+gboolean
+parley_session_next_event(ParleySession *s, ParleyEvent *ev)
+{
+	ParleyEvent *e;
+
+	g_return_val_if_fail(s != NULL && ev != NULL, FALSE);
+	e = g_queue_pop_head(&s->events);
+	if (e == NULL)
+		return FALSE;
+	*ev = *e;
+	g_free(e);
+	return TRUE;
+}
+
+GByteArray *
+parley_session_output(ParleySession *s)
+{
+	return s->out;
+}
+
+ParleySessionState
+parley_session_state(const ParleySession *s)
+{
+	return s->state;
+}
+
+gboolean
+parley_session_is_initiator(const ParleySession *s)
+{
+	return s->initiator;
+}
+
+const uint8_t *
+parley_session_sid(const ParleySession *s)
+{
+	return s->sid;
+}
+
+guint32
+parley_session_send_epoch(const ParleySession *s)
+{
+	return s->send.epoch;
+}
+
+guint
+parley_session_messages_in_epoch(const ParleySession *s)
+{
+	return s->msgs_in_epoch;
+}
+
+gboolean
+parley_session_rekey_pending(const ParleySession *s)
+{
+	return s->rekey_e != NULL;
+}
+
+const char *
+parley_session_code(const ParleySession *s)
+{
+	return s->code;
+}

@@ -1,0 +1,1357 @@
+/*
+ * test-session.c - the native protocol core (§§3-8) against the vectors of
+ * tests/data/parley-v1.json byte for byte, then two cores wired back to
+ * back, then every way a peer can misbehave.
+ */
+#include <string.h>
+
+#include "crypto.h"
+#include "frame.h"
+#include "handshake.h"
+#include "record.h"
+#include "session.h"
+#include "testutil.h"
+
+/* ---- a peer: a session, its injected randomness, what it reported ---- */
+
+typedef struct {
+	ParleySession *s;
+	GQueue rand;                /* of GBytes: exact values to draw, in order */
+	gboolean real_random;       /* after the queue runs out */
+	GPtrArray *events;          /* of ParleyEvent* */
+	const char *pass;           /* for the fast stand-in KDF */
+	gboolean auto_kdf;
+	gint64 now;
+} Peer;
+
+static void
+peer_random(void *buf, size_t len, gpointer data)
+{
+	Peer *p = data;
+	GBytes *b = g_queue_pop_head(&p->rand);
+
+	if (b == NULL) {
+		g_assert_true(p->real_random);
+		parley_random_bytes(buf, len);
+		return;
+	}
+	g_assert_cmpuint(g_bytes_get_size(b), ==, len);
+	memcpy(buf, g_bytes_get_data(b, NULL), len);
+	g_bytes_unref(b);
+}
+
+static void
+peer_push_rand(Peer *p, const uint8_t *data, size_t len)
+{
+	g_queue_push_tail(&p->rand, g_bytes_new(data, len));
+}
+
+static void
+peer_push_rand_hex(Peer *p, TJson *node, const char *path)
+{
+	size_t len;
+	uint8_t *b = tj_phex(node, path, &len);
+
+	peer_push_rand(p, b, len);
+	g_free(b);
+}
+
+static void
+free_event(gpointer e)
+{
+	parley_event_clear(e);
+	g_free(e);
+}
+
+static void
+peer_init(Peer *p, const char *pass)
+{
+	memset(p, 0, sizeof(*p));
+	g_queue_init(&p->rand);
+	p->events = g_ptr_array_new_with_free_func(free_event);
+	p->pass = pass;
+	p->auto_kdf = TRUE;
+	p->real_random = TRUE;
+	p->now = 1000000;
+}
+
+static void
+peer_clear(Peer *p)
+{
+	parley_session_free(p->s);
+	g_queue_clear_full(&p->rand, (GDestroyNotify) g_bytes_unref);
+	g_ptr_array_unref(p->events);
+}
+
+static const uint8_t test_salt[16] = "0123456789abcdef";
+
+/* A fast stand-in for PBKDF2 in tests that are not about it:
+ * HMAC-SHA256(passphrase, salt || iterations). */
+static void
+fake_prs(const char *pass, const uint8_t salt[16], guint32 iterations, uint8_t prs[32])
+{
+	uint8_t in[20];
+
+	memcpy(in, salt, 16);
+	memcpy(in + 16, &iterations, 4);
+	parley_hmac_sha256(pass, strlen(pass), in, sizeof(in), prs);
+}
+
+static void
+peer_new_session(Peer *p, gboolean initiator, const char *name, guint rekey_messages)
+{
+	ParleySessionConfig cfg = { 0 };
+
+	cfg.initiator = initiator;
+	cfg.name = name;
+	cfg.listen_port = initiator ? 5000 : 0;
+	cfg.salt = test_salt;
+	cfg.iterations = PARLEY_DEFAULT_ITERATIONS;
+	cfg.rekey_messages = rekey_messages;
+	cfg.random = peer_random;
+	cfg.random_data = p;
+	p->s = parley_session_new(&cfg, p->now);
+	g_assert_nonnull(p->s);
+}
+
+/* Drain events; answer NEED_KDF with the stand-in KDF when asked to. */
+static void
+peer_drain(Peer *p)
+{
+	ParleyEvent ev;
+
+	while (parley_session_next_event(p->s, &ev)) {
+		ParleyEvent *copy = g_new(ParleyEvent, 1);
+
+		*copy = ev;
+		g_ptr_array_add(p->events, copy);
+		if (ev.type == PARLEY_EV_NEED_KDF && p->auto_kdf) {
+			uint8_t prs[32];
+
+			fake_prs(p->pass, ev.kdf_salt, ev.kdf_iterations, prs);
+			parley_session_provide_prs(p->s, ev.kdf_id, prs, p->now);
+		}
+	}
+}
+
+static void
+transfer(Peer *from, Peer *to)
+{
+	GByteArray *out = parley_session_output(from->s);
+	GByteArray *copy = g_byte_array_sized_new(out->len);
+
+	g_byte_array_append(copy, out->data, out->len);
+	g_byte_array_set_size(out, 0);
+	parley_session_feed(to->s, copy->data, copy->len, to->now);
+	g_byte_array_unref(copy);
+}
+
+static void
+pump(Peer *a, Peer *b)
+{
+	for (;;) {
+		peer_drain(a);
+		peer_drain(b);
+		if (parley_session_output(a->s)->len > 0)
+			transfer(a, b);
+		else if (parley_session_output(b->s)->len > 0)
+			transfer(b, a);
+		else
+			break;
+	}
+}
+
+static guint
+count_events(Peer *p, ParleyEventType type)
+{
+	guint i, n = 0;
+
+	for (i = 0; i < p->events->len; i++)
+		if (((ParleyEvent *) p->events->pdata[i])->type == type)
+			n++;
+	return n;
+}
+
+static ParleyEvent *
+last_event(Peer *p, ParleyEventType type)
+{
+	guint i;
+
+	for (i = p->events->len; i > 0; i--)
+		if (((ParleyEvent *) p->events->pdata[i - 1])->type == type)
+			return p->events->pdata[i - 1];
+	return NULL;
+}
+
+/* Take exactly one frame off a session's output and compare it. */
+static void
+expect_output_hex(Peer *p, const char *hex)
+{
+	GByteArray *out = parley_session_output(p->s);
+	size_t len;
+	uint8_t *want = t_hex(hex, &len);
+
+	g_assert_cmpuint(out->len, >=, len);
+	t_assert_hex(out->data, len, hex);
+	g_byte_array_remove_range(out, 0, (guint) len);
+	g_free(want);
+}
+
+static void
+feed_hex(Peer *p, const char *hex)
+{
+	size_t len;
+	uint8_t *b = t_hex(hex, &len);
+
+	parley_session_feed(p->s, b, len, p->now);
+	g_free(b);
+}
+
+static void
+feed_payload_hex(Peer *p, const char *hex)
+{
+	size_t len;
+	uint8_t *b = t_hex(hex, &len);
+	GByteArray *f = g_byte_array_new();
+
+	parley_frame_write(f, b, len);
+	parley_session_feed(p->s, f->data, f->len, p->now);
+	g_byte_array_unref(f);
+	g_free(b);
+}
+
+/* ---- the vector handshakes ---- */
+
+/* Run handshake h of the vector file between I and R with its fixed
+ * inputs, checking every frame; leaves both established. */
+static void
+vector_handshake(TJson *h, Peer *I, Peer *R)
+{
+	ParleySessionConfig cfg = { 0 };
+	ParleyEvent *ev;
+	size_t len;
+	uint8_t *salt = tj_phex(h, "inputs/salt", &len);
+	uint8_t *prs = tj_phex(h, "cpace/PRS", &len);
+	char *name_I, *name_R;
+	gsize nlen;
+
+	peer_init(I, NULL);
+	peer_init(R, NULL);
+	I->auto_kdf = R->auto_kdf = FALSE;
+	I->real_random = R->real_random = FALSE;
+	name_I = (char *) tj_phex(h, "inputs/name_I_utf8", &nlen);
+	name_I = g_realloc(name_I, nlen + 1);
+	name_I[nlen] = '\0';
+	name_R = (char *) tj_phex(h, "inputs/name_R_utf8", &nlen);
+	name_R = g_realloc(name_R, nlen + 1);
+	name_R[nlen] = '\0';
+
+	/* I draws sid, then ya; R draws yb */
+	peer_push_rand_hex(I, h, "inputs/sid");
+	peer_push_rand_hex(I, h, "inputs/ya");
+	peer_push_rand_hex(R, h, "inputs/yb");
+
+	cfg.initiator = TRUE;
+	cfg.name = name_I;
+	cfg.listen_port = (guint16) tj_pint(h, "inputs/listen_port");
+	cfg.salt = salt;
+	cfg.iterations = (guint32) tj_pint(h, "inputs/iterations");
+	cfg.random = peer_random;
+	cfg.random_data = I;
+	I->s = parley_session_new(&cfg, I->now);
+	cfg.initiator = FALSE;
+	cfg.name = name_R;
+	cfg.random_data = R;
+	R->s = parley_session_new(&cfg, R->now);
+
+	/* I asks for PRS with its salt and iterations */
+	peer_drain(I);
+	ev = last_event(I, PARLEY_EV_NEED_KDF);
+	g_assert_nonnull(ev);
+	g_assert_cmpmem(ev->kdf_salt, 16, salt, 16);
+	g_assert_cmpuint(ev->kdf_iterations, ==, tj_pint(h, "inputs/iterations"));
+	g_assert_cmpuint(ev->kdf_len, ==, 32);
+	g_assert_cmpuint(parley_session_output(I->s)->len, ==, 0);
+	parley_session_provide_prs(I->s, ev->kdf_id, prs, I->now);
+	expect_output_hex(I, tj_pstr(h, "frames/HS1/frame"));
+
+	/* R: HS1 -> asks for PRS, telling who calls */
+	feed_hex(R, tj_pstr(h, "frames/HS1/frame"));
+	peer_drain(R);
+	ev = last_event(R, PARLEY_EV_NEED_KDF);
+	g_assert_nonnull(ev);
+	g_assert_cmpmem(ev->kdf_salt, 16, salt, 16);
+	g_assert_cmpstr(ev->peer_name, ==, name_I);
+	g_assert_cmpuint(ev->peer_listen_port, ==, tj_pint(h, "inputs/listen_port"));
+	g_assert_cmpuint(parley_session_output(R->s)->len, ==, 0);
+	parley_session_provide_prs(R->s, ev->kdf_id, prs, R->now);
+	expect_output_hex(R, tj_pstr(h, "frames/HS2/frame"));
+
+	/* I: HS2 -> HS3, established */
+	feed_hex(I, tj_pstr(h, "frames/HS2/frame"));
+	expect_output_hex(I, tj_pstr(h, "frames/HS3/frame"));
+	peer_drain(I);
+	ev = last_event(I, PARLEY_EV_ESTABLISHED);
+	g_assert_nonnull(ev);
+	g_assert_cmpstr(ev->code, ==, tj_pstr(h, "keys/code"));
+	g_assert_cmpstr(ev->peer_name, ==, name_R);
+
+	feed_hex(R, tj_pstr(h, "frames/HS3/frame"));
+	g_assert_cmpuint(parley_session_output(R->s)->len, ==, 0);
+	peer_drain(R);
+	ev = last_event(R, PARLEY_EV_ESTABLISHED);
+	g_assert_nonnull(ev);
+	g_assert_cmpstr(ev->code, ==, tj_pstr(h, "keys/code"));
+	g_assert_cmpstr(ev->peer_name, ==, name_I);
+	g_assert_cmpstr(parley_session_code(I->s), ==, parley_session_code(R->s));
+	g_assert_cmpint(parley_session_state(I->s), ==, PARLEY_SESSION_ESTABLISHED);
+	g_assert_cmpint(parley_session_state(R->s), ==, PARLEY_SESSION_ESTABLISHED);
+
+	g_free(name_I);
+	g_free(name_R);
+	g_free(salt);
+	g_free(prs);
+}
+
+static void
+test_vector_handshake(gconstpointer data)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *h = tj_need(root, data);
+	Peer I, R;
+
+	vector_handshake(h, &I, &R);
+	peer_clear(&I);
+	peer_clear(&R);
+	tj_free(root);
+}
+
+/* §3: the passphrase as typed -> NFC UTF-8 -> PBKDF2 gives PRS. */
+static void
+test_vector_prs(gconstpointer data)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *h = tj_need(root, data);
+	size_t len, nlen, slen;
+	uint8_t *typed = tj_phex(h, "inputs/passphrase_input_utf8", &len);
+	uint8_t *want = tj_phex(h, "inputs/passphrase_nfc_utf8", &nlen);
+	uint8_t *salt = tj_phex(h, "inputs/salt", &slen);
+	char *typed_str = g_strndup((char *) typed, len);
+	ParleyError err;
+	uint8_t *nfc = parley_passphrase_nfc(typed_str, &len, &err);
+	uint8_t prs[32];
+
+	g_assert_nonnull(nfc);
+	g_assert_cmpmem(nfc, len, want, nlen);
+	g_assert_true(parley_pbkdf2_sha256(nfc, len, salt, slen,
+	              (unsigned long) tj_pint(h, "inputs/iterations"), prs, sizeof(prs)));
+	t_assert_hex(prs, 32, tj_pstr(h, "cpace/PRS"));
+	parley_secure_free(nfc, len);
+	g_assert_null(parley_passphrase_nfc("", &len, &err));
+	g_assert_cmpint(err, ==, PARLEY_ERR_PASSPHRASE_EMPTY);
+	g_assert_null(parley_passphrase_nfc("\xff\xfe", &len, &err));
+	g_assert_cmpint(err, ==, PARLEY_ERR_MALFORMED);
+	g_free(typed);
+	g_free(typed_str);
+	g_free(want);
+	g_free(salt);
+	tj_free(root);
+}
+
+/* ---- the vector conversation, record by record ---- */
+
+static TJson *
+conv_step(TJson *conv, gint64 step)
+{
+	TJson *c = tj_at(conv, (guint) (step - 1));
+
+	g_assert_cmpint(tj_pint(c, "step"), ==, step);
+	return c;
+}
+
+static void
+test_vector_conversation(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *conv = tj_need(root, "conversation");
+	TJson *timeline = tj_need(root, "timeline");
+	Peer I, R;
+	guint i;
+
+	vector_handshake(tj_need(root, "handshakes/0"), &I, &R);
+	g_ptr_array_set_size(I.events, 0);
+	g_ptr_array_set_size(R.events, 0);
+
+	/* every random value each side draws, in the order it draws them */
+	for (i = 0; i < tj_len(conv); i++) {
+		TJson *c = tj_at(conv, i);
+		const char *type = tj_pstr(c, "type");
+		Peer *p = g_str_has_prefix(tj_pstr(c, "dir"), "I") ? &I : &R;
+
+		if (strcmp(type, "PING") == 0)
+			peer_push_rand_hex(p, c, "ping_nonce");
+		else if (strcmp(type, "REKEY") == 0 || strcmp(type, "REKEY_ACK") == 0)
+			peer_push_rand_hex(p, c, "e");
+	}
+
+	for (i = 0; i < tj_len(timeline); i++) {
+		TJson *t = tj_at(timeline, i);
+		TJson *sendj = tj_path(t, "send");
+
+		if (sendj != NULL) {
+			TJson *c = conv_step(conv, tj_int(sendj));
+			const char *type = tj_pstr(c, "type");
+			Peer *p = g_str_has_prefix(tj_pstr(c, "dir"), "I") ? &I : &R;
+
+			if (!tj_pbool(c, "auto", FALSE)) {
+				if (strcmp(type, "MSG") == 0) {
+					size_t idl;
+					uint8_t *id = tj_phex(c, "msg_id", &idl);
+					const char *text = tj_pstr(c, "text");
+
+					g_assert_cmpint(parley_session_send_message(p->s, id, text,
+					                strlen(text), p->now), ==, PARLEY_ERR_NONE);
+					g_free(id);
+				} else if (strcmp(type, "TYPING") == 0) {
+					g_assert_cmpint(parley_session_send_typing(p->s,
+					                (int) tj_pint(c, "state")), ==, PARLEY_ERR_NONE);
+				} else if (strcmp(type, "PING") == 0) {
+					g_assert_cmpint(parley_session_send_ping(p->s, p->now), ==,
+					                PARLEY_ERR_NONE);
+				} else if (strcmp(type, "REKEY") == 0) {
+					g_assert_cmpint(parley_session_rekey(p->s, p->now), ==,
+					                PARLEY_ERR_NONE);
+				} else if (strcmp(type, "BYE") == 0) {
+					parley_session_close(p->s, (int) tj_pint(c, "reason"));
+				} else {
+					g_assert_not_reached();
+				}
+			}
+			/* an automatic record was produced when its trigger arrived */
+			expect_output_hex(p, tj_pstr(c, "frame"));
+		} else {
+			TJson *c = conv_step(conv, tj_pint(t, "deliver"));
+			const char *type = tj_pstr(c, "type");
+			Peer *to = g_str_has_prefix(tj_pstr(c, "dir"), "I") ? &R : &I;
+			guint before = to->events->len;
+			ParleyEvent *ev;
+
+			feed_hex(to, tj_pstr(c, "frame"));
+			peer_drain(to);
+			if (strcmp(type, "MSG") == 0) {
+				const char *text = tj_pstr(c, "text");
+
+				ev = last_event(to, PARLEY_EV_MESSAGE);
+				g_assert_nonnull(ev);
+				g_assert_cmpstr(ev->text, ==, text);
+				g_assert_cmpuint(ev->text_len, ==, strlen(text));
+				t_assert_hex(ev->msg_id, 8, tj_pstr(c, "msg_id"));
+			} else if (strcmp(type, "ACK") == 0) {
+				ev = last_event(to, PARLEY_EV_ACK);
+				g_assert_nonnull(ev);
+				t_assert_hex(ev->msg_id, 8, tj_pstr(c, "msg_id"));
+			} else if (strcmp(type, "TYPING") == 0) {
+				ev = last_event(to, PARLEY_EV_TYPING);
+				g_assert_nonnull(ev);
+				g_assert_cmpint(ev->typing, ==, tj_pint(c, "state"));
+			} else if (strcmp(type, "REKEY") == 0 && tj_pbool(c, "ignored", FALSE)) {
+				/* the loser of a simultaneous rekey: nothing happens */
+				g_assert_cmpuint(to->events->len, ==, before);
+				g_assert_cmpuint(parley_session_output(to->s)->len, ==, 0);
+			} else if (strcmp(type, "REKEY") == 0 || strcmp(type, "REKEY_ACK") == 0) {
+				ev = last_event(to, PARLEY_EV_REKEYED);
+				g_assert_nonnull(ev);
+				g_assert_cmpuint(ev->epoch, ==, tj_pint(c, "epoch") + 1);
+				g_assert_cmpint(ev->by_peer, ==, strcmp(type, "REKEY") == 0);
+			} else if (strcmp(type, "BYE") == 0) {
+				ev = last_event(to, PARLEY_EV_CLOSED);
+				g_assert_nonnull(ev);
+				g_assert_cmpint(ev->error, ==, PARLEY_ERR_BYE);
+				g_assert_cmpint(ev->bye_reason, ==, tj_pint(c, "reason"));
+				g_assert_cmpint(parley_session_state(to->s), ==,
+				                PARLEY_SESSION_CLOSED);
+			}
+			/* no error, ever */
+			g_assert_null(last_event(to, PARLEY_EV_ERROR));
+		}
+	}
+	g_assert_cmpuint(parley_session_output(I.s)->len, ==, 0);
+	g_assert_cmpuint(parley_session_output(R.s)->len, ==, 0);
+	g_assert_true(g_queue_is_empty(&I.rand));
+	g_assert_true(g_queue_is_empty(&R.rand));
+	peer_clear(&I);
+	peer_clear(&R);
+	tj_free(root);
+}
+
+/* The epochs' key material, through the same functions the session uses. */
+static void
+test_vector_epochs(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *epochs = tj_need(root, "epochs");
+	guint i;
+
+	for (i = 1; i < tj_len(epochs); i++) {
+		TJson *e = tj_at(epochs, i);
+		size_t l;
+		uint8_t *er = tj_phex(e, "e_requester", &l);
+		uint8_t *ea = tj_phex(e, "e_answerer", &l);
+		uint8_t *chain = tj_phex(e, "chain_prev", &l);
+		uint8_t Er[32], Ea[32], dh1[32], dh2[32];
+		ParleyEpochKeys k;
+
+		g_assert_true(parley_x25519_base(Er, er));
+		g_assert_true(parley_x25519_base(Ea, ea));
+		t_assert_hex(Er, 32, tj_pstr(e, "E_requester"));
+		t_assert_hex(Ea, 32, tj_pstr(e, "E_answerer"));
+		g_assert_true(parley_x25519(dh1, er, Ea));
+		g_assert_true(parley_x25519(dh2, ea, Er));
+		g_assert_cmpmem(dh1, 32, dh2, 32);
+		t_assert_hex(dh1, 32, tj_pstr(e, "dh"));
+		parley_epoch_keys_ratchet(chain, dh1, &k);
+		t_assert_hex(k.key_IR, 32, tj_pstr(e, "key_IR"));
+		t_assert_hex(k.iv_IR, 12, tj_pstr(e, "iv_IR"));
+		t_assert_hex(k.key_RI, 32, tj_pstr(e, "key_RI"));
+		t_assert_hex(k.iv_RI, 12, tj_pstr(e, "iv_RI"));
+		t_assert_hex(k.chain, 32, tj_pstr(e, "chain"));
+		parley_epoch_keys_clear(&k);
+		g_free(er);
+		g_free(ea);
+		g_free(chain);
+	}
+	tj_free(root);
+}
+
+/* ---- negative vectors ---- */
+
+static void
+assert_closed_with(Peer *p, ParleyError err)
+{
+	ParleyEvent *ev;
+
+	peer_drain(p);
+	ev = last_event(p, PARLEY_EV_CLOSED);
+	g_assert_nonnull(ev);
+	g_assert_cmpint(ev->error, ==, err);
+	g_assert_cmpint(parley_session_state(p->s), ==, PARLEY_SESSION_CLOSED);
+}
+
+/* Records a receiver must reject: fatal, and nothing is sent back (§6). */
+static void
+test_vector_bad_records(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *list = tj_need(root, "negative/records");
+	TJson *conv = tj_need(root, "conversation");
+	guint i;
+
+	for (i = 0; i < tj_len(list); i++) {
+		TJson *c = tj_at(list, i);
+		const char *name = tj_pstr(c, "name");
+		Peer I, R, *rx;
+		TJson *after = tj_path(c, "after_steps");
+		guint j;
+
+		g_test_message("negative record: %s", name);
+		vector_handshake(tj_need(root, "handshakes/0"), &I, &R);
+		rx = strcmp(tj_pstr(c, "receiver"), "I") == 0 ? &I : &R;
+		for (j = 0; after != NULL && j < tj_len(after); j++) {
+			feed_hex(rx, tj_pstr(conv_step(conv, tj_int(tj_at(after, j))), "frame"));
+			/* drop the automatic answers */
+			g_byte_array_set_size(parley_session_output(rx->s), 0);
+		}
+		peer_drain(rx);
+		g_ptr_array_set_size(rx->events, 0);
+		feed_payload_hex(rx, tj_pstr(c, "payload"));
+		assert_closed_with(rx, strcmp(name, "rekey_ack_without_pending") == 0 ?
+		                   PARLEY_ERR_PROTOCOL : PARLEY_ERR_RECORD);
+		g_assert_null(last_event(rx, PARLEY_EV_MESSAGE));
+		g_assert_cmpuint(parley_session_output(rx->s)->len, ==, 0);
+		peer_clear(&I);
+		peer_clear(&R);
+	}
+	tj_free(root);
+}
+
+/* A responder fed one HS1; returns its output payload (after the header). */
+static void
+expect_error_frame(Peer *p, int code)
+{
+	GByteArray *out = parley_session_output(p->s);
+
+	g_assert_cmpuint(out->len, >=, 4 + 7);
+	g_assert_cmpuint(parley_get_be32(out->data), ==, out->len - 4);
+	g_assert_cmpmem(out->data + 4, 6, "PRLY\x01\x7f", 6);
+	g_assert_cmpint(out->data[10], ==, code);
+	g_assert_true(g_utf8_validate((char *) out->data + 11, out->len - 11, NULL));
+}
+
+static void
+test_vector_low_order(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *list = tj_need(root, "negative/low_order_points");
+	TJson *h = tj_need(root, "handshakes/0");
+	guint i;
+
+	for (i = 0; i < tj_len(list); i++) {
+		TJson *c = tj_at(list, i);
+		size_t ul, hl;
+		uint8_t *u = tj_phex(c, "u", &ul);
+		uint8_t *hs2;
+
+		if (!tj_pbool(c, "must_abort", FALSE)) {
+			g_free(u);
+			continue;
+		}
+		g_test_message("low-order point %s", tj_pstr(c, "name"));
+
+		/* as Ya: R refuses with ERROR 2 before asking for PBKDF2 */
+		{
+			Peer R;
+
+			peer_init(&R, "x");
+			peer_new_session(&R, FALSE, "bob", 0);
+			feed_payload_hex(&R, tj_pstr(c, "hs1_with_this_Ya"));
+			expect_error_frame(&R, 2);
+			assert_closed_with(&R, PARLEY_ERR_MALFORMED);
+			g_assert_cmpuint(count_events(&R, PARLEY_EV_NEED_KDF), ==, 0);
+			peer_clear(&R);
+		}
+		/* as Yb: I aborts with ERROR 2 */
+		{
+			Peer I, R;
+			TJson *hv = h;
+
+			vector_handshake(hv, &I, &R);
+			peer_clear(&I);
+			peer_clear(&R);
+			peer_init(&I, NULL);
+			I.real_random = FALSE;
+			I.auto_kdf = FALSE;
+			{
+				ParleySessionConfig cfg = { 0 };
+				size_t l;
+				uint8_t *salt = tj_phex(h, "inputs/salt", &l);
+				uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
+				ParleyEvent *ev;
+
+				peer_push_rand_hex(&I, h, "inputs/sid");
+				peer_push_rand_hex(&I, h, "inputs/ya");
+				cfg.initiator = TRUE;
+				cfg.name = "alice";
+				cfg.listen_port = 5000;
+				cfg.salt = salt;
+				cfg.iterations = 200000;
+				cfg.random = peer_random;
+				cfg.random_data = &I;
+				I.s = parley_session_new(&cfg, I.now);
+				peer_drain(&I);
+				ev = last_event(&I, PARLEY_EV_NEED_KDF);
+				parley_session_provide_prs(I.s, ev->kdf_id, prs, I.now);
+				g_byte_array_set_size(parley_session_output(I.s), 0);
+				g_free(salt);
+				g_free(prs);
+			}
+			hs2 = tj_phex(h, "frames/HS2/payload", &hl);
+			memcpy(hs2 + 6, u, 32);
+			{
+				GByteArray *f = g_byte_array_new();
+
+				parley_frame_write(f, hs2, hl);
+				parley_session_feed(I.s, f->data, f->len, I.now);
+				g_byte_array_unref(f);
+			}
+			expect_error_frame(&I, 2);
+			assert_closed_with(&I, PARLEY_ERR_MALFORMED);
+			g_assert_cmpuint(count_events(&I, PARLEY_EV_ESTABLISHED), ==, 0);
+			g_free(hs2);
+			peer_clear(&I);
+		}
+		g_free(u);
+	}
+	tj_free(root);
+}
+
+static void
+test_vector_hs1_malformed(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *list = tj_need(root, "negative/hs1_malformed");
+	guint i;
+
+	for (i = 0; i < tj_len(list); i++) {
+		TJson *c = tj_at(list, i);
+		Peer R;
+		int code = (int) tj_pint(c, "expected_error_code");
+
+		g_test_message("malformed HS1: %s", tj_pstr(c, "name"));
+		peer_init(&R, "x");
+		peer_new_session(&R, FALSE, "bob", 0);
+		feed_payload_hex(&R, tj_pstr(c, "payload"));
+		expect_error_frame(&R, code);
+		assert_closed_with(&R, code);
+		g_assert_cmpuint(count_events(&R, PARLEY_EV_NEED_KDF), ==, 0);
+		peer_clear(&R);
+	}
+	tj_free(root);
+}
+
+static void
+test_vector_wrong_passphrase(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *w = tj_need(root, "negative/wrong_passphrase");
+	TJson *h = tj_need(root, "handshakes/0");
+	Peer I, R;
+	ParleyEvent *ev;
+	size_t l;
+	uint8_t *prs_r = tj_phex(w, "PRS_R", &l);
+	GByteArray *out;
+
+	/* R computes its PRS from its own passphrase */
+	{
+		ParleyError err;
+		uint8_t *pass = parley_passphrase_nfc(tj_pstr(w, "passphrase_R"), &l, &err);
+		uint8_t *salt = tj_phex(h, "inputs/salt", &l);
+		uint8_t prs[32];
+		size_t pl = strlen(tj_pstr(w, "passphrase_R"));
+
+		g_assert_true(parley_pbkdf2_sha256(pass, pl, salt, 16, 200000, prs, 32));
+		g_assert_cmpmem(prs, 32, prs_r, 32);
+		parley_secure_free(pass, pl);
+		g_free(salt);
+	}
+
+	peer_init(&R, NULL);
+	R.auto_kdf = FALSE;
+	R.real_random = FALSE;
+	peer_push_rand_hex(&R, w, "yb");
+	{
+		ParleySessionConfig cfg = { 0 };
+
+		cfg.name = "bob";
+		cfg.random = peer_random;
+		cfg.random_data = &R;
+		R.s = parley_session_new(&cfg, R.now);
+	}
+	feed_payload_hex(&R, tj_pstr(w, "HS1"));
+	peer_drain(&R);
+	ev = last_event(&R, PARLEY_EV_NEED_KDF);
+	parley_session_provide_prs(R.s, ev->kdf_id, prs_r, R.now);
+	out = parley_session_output(R.s);
+	t_assert_hex(out->data + 4, out->len - 4, tj_pstr(w, "HS2"));
+	g_byte_array_set_size(out, 0);
+
+	/* I, with the right passphrase, rejects Tb: ERROR 3 */
+	{
+		Peer R2;
+
+		vector_handshake(h, &I, &R2);
+		peer_clear(&I);
+		peer_clear(&R2);
+	}
+	peer_init(&I, NULL);
+	I.auto_kdf = FALSE;
+	I.real_random = FALSE;
+	peer_push_rand_hex(&I, h, "inputs/sid");
+	peer_push_rand_hex(&I, h, "inputs/ya");
+	{
+		ParleySessionConfig cfg = { 0 };
+		uint8_t *salt = tj_phex(h, "inputs/salt", &l);
+		uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
+
+		cfg.initiator = TRUE;
+		cfg.name = "alice";
+		cfg.listen_port = 5000;
+		cfg.salt = salt;
+		cfg.iterations = 200000;
+		cfg.random = peer_random;
+		cfg.random_data = &I;
+		I.s = parley_session_new(&cfg, I.now);
+		peer_drain(&I);
+		ev = last_event(&I, PARLEY_EV_NEED_KDF);
+		parley_session_provide_prs(I.s, ev->kdf_id, prs, I.now);
+		g_byte_array_set_size(parley_session_output(I.s), 0);
+		g_free(salt);
+		g_free(prs);
+	}
+	feed_payload_hex(&I, tj_pstr(w, "HS2"));
+	expect_error_frame(&I, 3);
+	assert_closed_with(&I, PARLEY_ERR_AUTH);
+	ev = last_event(&I, PARLEY_EV_ERROR);
+	g_assert_false(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 3);
+
+	/* R receives that ERROR 3 and ends with code 3 too */
+	transfer(&I, &R);
+	assert_closed_with(&R, PARLEY_ERR_AUTH);
+	ev = last_event(&R, PARLEY_EV_ERROR);
+	g_assert_true(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 3);
+	g_assert_cmpstr(ev->text, ==, "passphrases do not match");
+
+	g_free(prs_r);
+	peer_clear(&I);
+	peer_clear(&R);
+	tj_free(root);
+}
+
+static void
+test_vector_frame_headers(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *list = tj_need(root, "negative/frame_headers");
+	guint i;
+
+	for (i = 0; i < tj_len(list); i++) {
+		TJson *c = tj_at(list, i);
+		Peer R;
+
+		peer_init(&R, "x");
+		peer_new_session(&R, FALSE, "bob", 0);
+		feed_hex(&R, tj_pstr(c, "header"));
+		peer_drain(&R);
+		if (tj_pbool(c, "must_close", FALSE)) {
+			assert_closed_with(&R, PARLEY_ERR_FRAME_LENGTH);
+			/* during the handshake the peer is told: ERROR 2 */
+			expect_error_frame(&R, 2);
+		} else {
+			g_assert_cmpuint(R.events->len, ==, 0);
+			g_assert_cmpint(parley_session_state(R.s), ==, PARLEY_SESSION_HANDSHAKE);
+		}
+		peer_clear(&R);
+	}
+	tj_free(root);
+}
+
+/* ---- two cores back to back ---- */
+
+typedef struct {
+	Peer I;
+	Peer R;
+} Pair;
+
+static void
+pair_setup(Pair *p, gconstpointer data)
+{
+	guint rekey_messages = GPOINTER_TO_UINT(data);
+
+	peer_init(&p->I, "shared secret");
+	peer_init(&p->R, "shared secret");
+	peer_new_session(&p->I, TRUE, "alice", rekey_messages);
+	peer_new_session(&p->R, FALSE, "bob", rekey_messages);
+	pump(&p->I, &p->R);
+	g_assert_cmpint(parley_session_state(p->I.s), ==, PARLEY_SESSION_ESTABLISHED);
+	g_assert_cmpint(parley_session_state(p->R.s), ==, PARLEY_SESSION_ESTABLISHED);
+}
+
+static void
+pair_teardown(Pair *p, gconstpointer data)
+{
+	peer_clear(&p->I);
+	peer_clear(&p->R);
+}
+
+static void
+send_text(Peer *p, const char *text)
+{
+	uint8_t id[8];
+
+	parley_random_bytes(id, sizeof(id));
+	g_assert_cmpint(parley_session_send_message(p->s, id, text, strlen(text), p->now),
+	                ==, PARLEY_ERR_NONE);
+}
+
+static void
+test_pair_handshake(Pair *p, gconstpointer data)
+{
+	ParleyEvent *a = last_event(&p->I, PARLEY_EV_ESTABLISHED);
+	ParleyEvent *b = last_event(&p->R, PARLEY_EV_ESTABLISHED);
+
+	g_assert_cmpstr(a->code, ==, b->code);
+	g_assert_cmpuint(strlen(a->code), ==, 7);
+	g_assert_cmpstr(a->peer_name, ==, "bob");
+	g_assert_cmpstr(b->peer_name, ==, "alice");
+	g_assert_cmpuint(b->peer_listen_port, ==, 5000);
+	g_assert_cmpmem(a->sid, 16, b->sid, 16);
+	g_assert_true(parley_session_is_initiator(p->I.s));
+	g_assert_false(parley_session_is_initiator(p->R.s));
+}
+
+/* 1,000 messages each way, interleaved, with the automatic rekey every 20
+ * messages: every message arrives once, in order, and is acknowledged. */
+static void
+test_pair_thousand(Pair *p, gconstpointer data)
+{
+	guint i, got_i = 0, got_r = 0, acks_i = 0, acks_r = 0;
+
+	for (i = 0; i < 1000; i++) {
+		char *a = g_strdup_printf("from alice %u", i);
+		char *b = g_strdup_printf("from bob %u \xe2\x9c\x93", i);
+
+		send_text(&p->I, a);
+		send_text(&p->R, b);
+		if (i % 7 == 0)
+			pump(&p->I, &p->R);
+		g_free(a);
+		g_free(b);
+	}
+	pump(&p->I, &p->R);
+	for (i = 0; i < p->R.events->len; i++) {
+		ParleyEvent *ev = p->R.events->pdata[i];
+
+		if (ev->type == PARLEY_EV_MESSAGE) {
+			char *want = g_strdup_printf("from alice %u", got_r++);
+
+			g_assert_cmpstr(ev->text, ==, want);
+			g_free(want);
+		} else if (ev->type == PARLEY_EV_ACK) {
+			acks_r++;
+		}
+		g_assert_cmpint(ev->type, !=, PARLEY_EV_ERROR);
+	}
+	for (i = 0; i < p->I.events->len; i++) {
+		ParleyEvent *ev = p->I.events->pdata[i];
+
+		if (ev->type == PARLEY_EV_MESSAGE) {
+			char *want = g_strdup_printf("from bob %u \xe2\x9c\x93", got_i++);
+
+			g_assert_cmpstr(ev->text, ==, want);
+			g_free(want);
+		} else if (ev->type == PARLEY_EV_ACK) {
+			acks_i++;
+		}
+		g_assert_cmpint(ev->type, !=, PARLEY_EV_ERROR);
+	}
+	g_assert_cmpuint(got_r, ==, 1000);
+	g_assert_cmpuint(got_i, ==, 1000);
+	g_assert_cmpuint(acks_i, ==, 1000);
+	g_assert_cmpuint(acks_r, ==, 1000);
+	/* rekeys happened - a side asks at its 20th message of an epoch and
+	 * is answered within the next batch of 7 - one epoch step each, and
+	 * both sides agree on where they are */
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_REKEYED), >=, 1000 / (20 + 7));
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_REKEYED), ==,
+	                 parley_session_send_epoch(p->I.s));
+	g_assert_cmpuint(parley_session_send_epoch(p->I.s), ==,
+	                 parley_session_send_epoch(p->R.s));
+}
+
+static void
+test_pair_auto_rekey(Pair *p, gconstpointer data)
+{
+	guint i;
+
+	for (i = 0; i < 19; i++)
+		send_text(&p->I, "x");
+	pump(&p->I, &p->R);
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_REKEYED), ==, 0);
+	g_assert_cmpuint(parley_session_messages_in_epoch(p->I.s), ==, 19);
+	send_text(&p->I, "twentieth");
+	g_assert_true(parley_session_rekey_pending(p->I.s));
+	pump(&p->I, &p->R);
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_REKEYED), ==, 1);
+	g_assert_cmpuint(count_events(&p->R, PARLEY_EV_REKEYED), ==, 1);
+	g_assert_false(last_event(&p->I, PARLEY_EV_REKEYED)->by_peer);
+	g_assert_true(last_event(&p->R, PARLEY_EV_REKEYED)->by_peer);
+	g_assert_cmpuint(parley_session_send_epoch(p->I.s), ==, 1);
+	g_assert_cmpuint(parley_session_send_epoch(p->R.s), ==, 1);
+	g_assert_cmpuint(parley_session_messages_in_epoch(p->I.s), ==, 0);
+	send_text(&p->R, "after");
+	pump(&p->I, &p->R);
+	g_assert_cmpstr(last_event(&p->I, PARLEY_EV_MESSAGE)->text, ==, "after");
+}
+
+static void
+test_pair_rekey_either(Pair *p, gconstpointer data)
+{
+	guint round;
+
+	for (round = 0; round < 6; round++) {
+		Peer *asker = round % 2 ? &p->R : &p->I;
+
+		g_assert_cmpint(parley_session_rekey(asker->s, asker->now), ==, PARLEY_ERR_NONE);
+		/* one rekey at a time */
+		g_assert_cmpint(parley_session_rekey(asker->s, asker->now), ==, PARLEY_ERR_BUSY);
+		send_text(&p->I, "during");
+		send_text(&p->R, "during");
+		pump(&p->I, &p->R);
+		g_assert_cmpuint(parley_session_send_epoch(p->I.s), ==, round + 1);
+		g_assert_cmpuint(parley_session_send_epoch(p->R.s), ==, round + 1);
+	}
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_MESSAGE), ==, 6);
+	g_assert_cmpuint(count_events(&p->R, PARLEY_EV_MESSAGE), ==, 6);
+	g_assert_null(last_event(&p->I, PARLEY_EV_ERROR));
+	g_assert_null(last_event(&p->R, PARLEY_EV_ERROR));
+}
+
+/* Both ask at once: the initiator's request wins, one epoch step. */
+static void
+test_pair_simultaneous_rekey(Pair *p, gconstpointer data)
+{
+	g_assert_cmpint(parley_session_rekey(p->I.s, p->I.now), ==, PARLEY_ERR_NONE);
+	g_assert_cmpint(parley_session_rekey(p->R.s, p->R.now), ==, PARLEY_ERR_NONE);
+	/* cross the two REKEYs on the wire */
+	{
+		GByteArray *oi = g_byte_array_new(), *or = g_byte_array_new();
+
+		g_byte_array_append(oi, parley_session_output(p->I.s)->data,
+		                    parley_session_output(p->I.s)->len);
+		g_byte_array_append(or, parley_session_output(p->R.s)->data,
+		                    parley_session_output(p->R.s)->len);
+		g_byte_array_set_size(parley_session_output(p->I.s), 0);
+		g_byte_array_set_size(parley_session_output(p->R.s), 0);
+		parley_session_feed(p->R.s, oi->data, oi->len, 0);
+		parley_session_feed(p->I.s, or->data, or->len, 0);
+		g_byte_array_unref(oi);
+		g_byte_array_unref(or);
+	}
+	pump(&p->I, &p->R);
+	g_assert_cmpuint(count_events(&p->I, PARLEY_EV_REKEYED), ==, 1);
+	g_assert_cmpuint(count_events(&p->R, PARLEY_EV_REKEYED), ==, 1);
+	/* I asked and won: for R it was the peer's rekey */
+	g_assert_false(last_event(&p->I, PARLEY_EV_REKEYED)->by_peer);
+	g_assert_true(last_event(&p->R, PARLEY_EV_REKEYED)->by_peer);
+	g_assert_cmpuint(parley_session_send_epoch(p->I.s), ==, 1);
+	g_assert_cmpuint(parley_session_send_epoch(p->R.s), ==, 1);
+	g_assert_false(parley_session_rekey_pending(p->I.s));
+	g_assert_false(parley_session_rekey_pending(p->R.s));
+	send_text(&p->I, "still talking");
+	send_text(&p->R, "me too");
+	pump(&p->I, &p->R);
+	g_assert_cmpstr(last_event(&p->R, PARLEY_EV_MESSAGE)->text, ==, "still talking");
+	g_assert_cmpstr(last_event(&p->I, PARLEY_EV_MESSAGE)->text, ==, "me too");
+}
+
+static void
+test_pair_wrong_passphrase(void)
+{
+	Peer I, R;
+
+	peer_init(&I, "one passphrase");
+	peer_init(&R, "another passphrase");
+	peer_new_session(&I, TRUE, "alice", 20);
+	peer_new_session(&R, FALSE, "bob", 20);
+	pump(&I, &R);
+	assert_closed_with(&I, PARLEY_ERR_AUTH);
+	assert_closed_with(&R, PARLEY_ERR_AUTH);
+	g_assert_cmpuint(count_events(&I, PARLEY_EV_ESTABLISHED), ==, 0);
+	g_assert_cmpuint(count_events(&R, PARLEY_EV_ESTABLISHED), ==, 0);
+	peer_clear(&I);
+	peer_clear(&R);
+}
+
+/* Capture the next frame a peer sends, without delivering it. */
+static GByteArray *
+take_output(Peer *p)
+{
+	GByteArray *out = parley_session_output(p->s);
+	GByteArray *copy = g_byte_array_new();
+
+	g_byte_array_append(copy, out->data, out->len);
+	g_byte_array_set_size(out, 0);
+	return copy;
+}
+
+/* A flipped bit anywhere in a record - type byte, epoch, ciphertext, tag -
+ * closes the connection without showing anything or answering.  A
+ * failure is final, so each flip gets a fresh pair. */
+static void
+test_pair_flipped_bits(Pair *p, gconstpointer data)
+{
+	GByteArray *rec;
+	guint i, len;
+
+	send_text(&p->I, "integrity");
+	rec = take_output(&p->I);
+	len = rec->len;
+	g_byte_array_unref(rec);
+	for (i = 4; i < len; i++) {
+		Pair q;
+		GByteArray *r2;
+
+		pair_setup(&q, GUINT_TO_POINTER(0));
+		send_text(&q.I, "integrity");
+		r2 = take_output(&q.I);
+		r2->data[i] ^= (uint8_t) (1u << (i % 8));
+		parley_session_feed(q.R.s, r2->data, r2->len, 0);
+		assert_closed_with(&q.R, PARLEY_ERR_RECORD);
+		g_assert_null(last_event(&q.R, PARLEY_EV_MESSAGE));
+		g_assert_cmpuint(parley_session_output(q.R.s)->len, ==, 0);
+		g_byte_array_unref(r2);
+		pair_teardown(&q, NULL);
+	}
+}
+
+static void
+test_pair_replay(Pair *p, gconstpointer data)
+{
+	GByteArray *rec;
+
+	send_text(&p->I, "once");
+	rec = take_output(&p->I);
+	parley_session_feed(p->R.s, rec->data, rec->len, 0);
+	peer_drain(&p->R);
+	g_assert_cmpstr(last_event(&p->R, PARLEY_EV_MESSAGE)->text, ==, "once");
+	parley_session_feed(p->R.s, rec->data, rec->len, 0);
+	assert_closed_with(&p->R, PARLEY_ERR_RECORD);
+	g_assert_cmpuint(count_events(&p->R, PARLEY_EV_MESSAGE), ==, 1);
+	g_byte_array_unref(rec);
+}
+
+static void
+test_pair_reorder(Pair *p, gconstpointer data)
+{
+	GByteArray *r1, *r2;
+
+	send_text(&p->I, "first");
+	r1 = take_output(&p->I);
+	send_text(&p->I, "second");
+	r2 = take_output(&p->I);
+	parley_session_feed(p->R.s, r2->data, r2->len, 0);
+	assert_closed_with(&p->R, PARLEY_ERR_RECORD);
+	g_assert_cmpuint(count_events(&p->R, PARLEY_EV_MESSAGE), ==, 0);
+	g_byte_array_unref(r1);
+	g_byte_array_unref(r2);
+}
+
+static void
+test_pair_wrong_epoch(Pair *p, gconstpointer data)
+{
+	GByteArray *rec;
+
+	send_text(&p->I, "epoch?");
+	rec = take_output(&p->I);
+	/* claim epoch 7: not current, not next */
+	rec->data[4 + 4] = 7;
+	parley_session_feed(p->R.s, rec->data, rec->len, 0);
+	assert_closed_with(&p->R, PARLEY_ERR_RECORD);
+	g_byte_array_unref(rec);
+}
+
+static void
+test_pair_reflection(Pair *p, gconstpointer data)
+{
+	GByteArray *rec;
+
+	send_text(&p->I, "mirror");
+	rec = take_output(&p->I);
+	parley_session_feed(p->I.s, rec->data, rec->len, 0);
+	assert_closed_with(&p->I, PARLEY_ERR_RECORD);
+	g_byte_array_unref(rec);
+}
+
+static void
+test_pair_truncated(Pair *p, gconstpointer data)
+{
+	GByteArray *rec;
+
+	send_text(&p->I, "cut short");
+	rec = take_output(&p->I);
+	parley_session_feed(p->R.s, rec->data, rec->len - 3, 0);
+	peer_drain(&p->R);
+	/* waits for the rest: no event, no hang */
+	g_assert_null(last_event(&p->R, PARLEY_EV_MESSAGE));
+	g_assert_cmpint(parley_session_state(p->R.s), ==, PARLEY_SESSION_ESTABLISHED);
+	parley_session_eof(p->R.s, 0);
+	assert_closed_with(&p->R, PARLEY_ERR_CLOSED);
+	g_byte_array_unref(rec);
+}
+
+/* Records sealed by hand with the epoch-0 keys of the vector handshake. */
+static void
+test_vector_unknown_inner(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *h = tj_need(root, "handshakes/0");
+	Peer I, R;
+	ParleyRecordDir dir = { 0 };
+	size_t l;
+	uint8_t *key = tj_phex(h, "keys/key_IR", &l);
+	uint8_t *iv = tj_phex(h, "keys/iv_IR", &l);
+	GByteArray *f = g_byte_array_new();
+	const uint8_t body[] = "future extension";
+	uint8_t msg[8 + 5] = "idid0000hello";
+
+	vector_handshake(h, &I, &R);
+	parley_record_dir_set(&dir, key, iv, 0);
+	parley_record_seal(&dir, 0x42, body, sizeof(body), f);
+	parley_record_seal(&dir, 0x01, msg, sizeof(msg), f);
+	/* known types with bodies of the wrong length are protocol errors */
+	parley_session_feed(R.s, f->data, f->len, 0);
+	peer_drain(&R);
+	g_assert_cmpstr(last_event(&R, PARLEY_EV_MESSAGE)->text, ==, "hello");
+	g_assert_null(last_event(&R, PARLEY_EV_ERROR));
+
+	g_byte_array_set_size(f, 0);
+	parley_record_seal(&dir, 0x03, "\x01\x01", 2, f);
+	parley_session_feed(R.s, f->data, f->len, 0);
+	assert_closed_with(&R, PARLEY_ERR_PROTOCOL);
+
+	parley_record_dir_clear(&dir);
+	g_byte_array_unref(f);
+	g_free(key);
+	g_free(iv);
+	peer_clear(&I);
+	peer_clear(&R);
+	tj_free(root);
+}
+
+/* A text over 65536 bytes is refused by the sender, and by a receiver. */
+static void
+test_pair_text_limits(Pair *p, gconstpointer data)
+{
+	char *big = g_malloc(PARLEY_MAX_TEXT + 1);
+	uint8_t id[8] = { 0 };
+
+	memset(big, 'a', PARLEY_MAX_TEXT + 1);
+	g_assert_cmpint(parley_session_send_message(p->I.s, id, big, PARLEY_MAX_TEXT + 1, 0),
+	                ==, PARLEY_ERR_TEXT_TOO_LONG);
+	g_assert_cmpuint(parley_session_output(p->I.s)->len, ==, 0);
+	g_assert_cmpint(parley_session_send_message(p->I.s, id, big, PARLEY_MAX_TEXT, 0),
+	                ==, PARLEY_ERR_NONE);
+	pump(&p->I, &p->R);
+	g_assert_cmpuint(last_event(&p->R, PARLEY_EV_MESSAGE)->text_len, ==, PARLEY_MAX_TEXT);
+	/* invalid UTF-8 arrives with replacement characters */
+	g_assert_cmpint(parley_session_send_message(p->I.s, id, "a\xffz", 3, 0), ==,
+	                PARLEY_ERR_NONE);
+	pump(&p->I, &p->R);
+	g_assert_cmpstr(last_event(&p->R, PARLEY_EV_MESSAGE)->text, ==, "a\xef\xbf\xbdz");
+	g_free(big);
+}
+
+static void
+test_pair_typing_and_close(Pair *p, gconstpointer data)
+{
+	g_assert_cmpint(parley_session_send_typing(p->I.s, 1), ==, PARLEY_ERR_NONE);
+	pump(&p->I, &p->R);
+	g_assert_cmpint(last_event(&p->R, PARLEY_EV_TYPING)->typing, ==, 1);
+	parley_session_close(p->R.s, 0);
+	assert_closed_with(&p->R, PARLEY_ERR_NONE);
+	pump(&p->I, &p->R);
+	assert_closed_with(&p->I, PARLEY_ERR_BYE);
+	g_assert_true(last_event(&p->I, PARLEY_EV_CLOSED)->from_peer);
+	g_assert_cmpint(parley_session_send_typing(p->I.s, 0), ==, PARLEY_ERR_STATE);
+}
+
+/* §6 keepalive and §4 handshake timeout, with time given by the test. */
+static void
+test_pair_timers(Pair *p, gconstpointer data)
+{
+	gint64 t0 = p->I.now, next;
+
+	next = parley_session_tick(p->I.s, t0 + 1000);
+	g_assert_cmpint(next, ==, t0 + PARLEY_PING_IDLE_MS);
+	parley_session_tick(p->I.s, t0 + PARLEY_PING_IDLE_MS);
+	g_assert_cmpuint(parley_session_output(p->I.s)->len, >, 0);   /* PING */
+	pump(&p->I, &p->R);                                             /* PONG */
+	g_assert_cmpint(parley_session_state(p->I.s), ==, PARLEY_SESSION_ESTABLISHED);
+	/* R hears nothing for 180 s: closes */
+	parley_session_tick(p->R.s, t0 + PARLEY_PING_IDLE_MS + PARLEY_DEAD_PEER_MS);
+	assert_closed_with(&p->R, PARLEY_ERR_PEER_DEAD);
+}
+
+static void
+test_handshake_timeout(void)
+{
+	Peer R;
+	gint64 next;
+
+	peer_init(&R, "x");
+	peer_new_session(&R, FALSE, "bob", 0);
+	next = parley_session_tick(R.s, R.now);
+	g_assert_cmpint(next, ==, R.now + PARLEY_HANDSHAKE_TIMEOUT_MS);
+	parley_session_tick(R.s, next - 1);
+	g_assert_cmpint(parley_session_state(R.s), ==, PARLEY_SESSION_HANDSHAKE);
+	parley_session_tick(R.s, next);
+	assert_closed_with(&R, PARLEY_ERR_TIMEOUT);
+	peer_clear(&R);
+}
+
+/* A responder may refuse a caller before PBKDF2 (limits, loopback). */
+static void
+test_refuse(void)
+{
+	Peer I, R;
+
+	peer_init(&I, "p");
+	peer_init(&R, "p");
+	R.auto_kdf = FALSE;
+	peer_new_session(&I, TRUE, "alice", 0);
+	peer_new_session(&R, FALSE, "bob", 0);
+	pump(&I, &R);
+	g_assert_cmpuint(count_events(&R, PARLEY_EV_NEED_KDF), ==, 1);
+	parley_session_refuse(R.s, PARLEY_ERR_BUSY, NULL);
+	expect_error_frame(&R, 4);
+	pump(&I, &R);
+	assert_closed_with(&I, PARLEY_ERR_BUSY);
+	g_assert_true(last_event(&I, PARLEY_EV_ERROR)->from_peer);
+	peer_clear(&I);
+	peer_clear(&R);
+}
+
+/* A late PBKDF2 result for a session that already failed is ignored. */
+static void
+test_late_kdf(void)
+{
+	Peer I;
+	ParleyEvent *ev;
+	uint8_t prs[32] = { 1 };
+
+	peer_init(&I, "p");
+	I.auto_kdf = FALSE;
+	peer_new_session(&I, TRUE, "alice", 0);
+	peer_drain(&I);
+	ev = last_event(&I, PARLEY_EV_NEED_KDF);
+	parley_session_tick(I.s, I.now + PARLEY_HANDSHAKE_TIMEOUT_MS);
+	parley_session_provide_prs(I.s, ev->kdf_id, prs, I.now);
+	g_assert_cmpuint(parley_session_output(I.s)->len, ==, 0);
+	assert_closed_with(&I, PARLEY_ERR_TIMEOUT);
+	peer_clear(&I);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	parley_crypto_init();
+
+	g_test_add_data_func("/session/vectors/handshake-ascii", "handshakes/0",
+	                     test_vector_handshake);
+	g_test_add_data_func("/session/vectors/handshake-nfc", "handshakes/1",
+	                     test_vector_handshake);
+	g_test_add_data_func("/session/vectors/prs-ascii", "handshakes/0", test_vector_prs);
+	g_test_add_data_func("/session/vectors/prs-nfc", "handshakes/1", test_vector_prs);
+	g_test_add_func("/session/vectors/epochs", test_vector_epochs);
+	g_test_add_func("/session/vectors/conversation", test_vector_conversation);
+	g_test_add_func("/session/vectors/bad-records", test_vector_bad_records);
+	g_test_add_func("/session/vectors/low-order-points", test_vector_low_order);
+	g_test_add_func("/session/vectors/hs1-malformed", test_vector_hs1_malformed);
+	g_test_add_func("/session/vectors/wrong-passphrase", test_vector_wrong_passphrase);
+	g_test_add_func("/session/vectors/frame-headers", test_vector_frame_headers);
+	g_test_add_func("/session/vectors/unknown-inner-type", test_vector_unknown_inner);
+
+#define PAIR(path, fn, rekey) \
+	g_test_add(path, Pair, GUINT_TO_POINTER(rekey), pair_setup, fn, pair_teardown)
+	PAIR("/session/pair/handshake", test_pair_handshake, 20);
+	PAIR("/session/pair/thousand-each-way", test_pair_thousand, 20);
+	PAIR("/session/pair/auto-rekey-after-20", test_pair_auto_rekey, 20);
+	PAIR("/session/pair/rekey-either-side", test_pair_rekey_either, 0);
+	PAIR("/session/pair/simultaneous-rekey", test_pair_simultaneous_rekey, 0);
+	PAIR("/session/pair/flipped-bit", test_pair_flipped_bits, 0);
+	PAIR("/session/pair/replayed-record", test_pair_replay, 0);
+	PAIR("/session/pair/reordered-record", test_pair_reorder, 0);
+	PAIR("/session/pair/wrong-epoch", test_pair_wrong_epoch, 0);
+	PAIR("/session/pair/reflected-record", test_pair_reflection, 0);
+	PAIR("/session/pair/truncated-frame", test_pair_truncated, 0);
+	PAIR("/session/pair/text-limits", test_pair_text_limits, 0);
+	PAIR("/session/pair/typing-and-bye", test_pair_typing_and_close, 0);
+	PAIR("/session/pair/keepalive", test_pair_timers, 0);
+	g_test_add_func("/session/pair/wrong-passphrase", test_pair_wrong_passphrase);
+	g_test_add_func("/session/handshake-timeout", test_handshake_timeout);
+	g_test_add_func("/session/refuse", test_refuse);
+	g_test_add_func("/session/late-kdf-result", test_late_kdf);
+	return g_test_run();
+}

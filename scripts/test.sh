@@ -1,0 +1,25 @@
+#!/bin/sh
+# The whole test suite: installs what is missing, builds from a clean
+# configure, runs `make check`, the same suite under ASan/UBSan, and
+# `make distcheck`.  Build trees go under build/ (ignored by git).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh scripts/deps.sh
+./autogen.sh >/dev/null
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build and test"
+mkdir -p build/normal
+(cd build/normal && "$top/configure" --quiet && make -s -j"$jobs" && make -s -j"$jobs" check) || {
+	cat build/normal/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== build and test with AddressSanitizer and UndefinedBehaviorSanitizer"
+mkdir -p build/asan
+(cd build/asan && "$top/configure" --quiet --enable-sanitizers CC=gcc &&
+ make -s -j"$jobs" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 make -s -j"$jobs" check) || {
+	cat build/asan/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== make distcheck"
+(cd build/normal && make -s distcheck >/dev/null) || exit 1
+echo "All tests passed."

@@ -19,6 +19,8 @@
 #define PARLEY_MAX_ITERATIONS          2000000u
 #define PARLEY_DEFAULT_ITERATIONS      200000u
 #define PARLEY_PRS_CACHE_ENTRIES       16
+/* largest PBKDF2 output the worker produces (PRS is 32, classic keys 16) */
+#define PARLEY_KDF_MAX_OUT             64
 
 /* §4 handshake */
 #define PARLEY_MAGIC                   "PRLY"
@@ -64,6 +66,10 @@
 #define PARLEY_MAX_HANDSHAKES          16
 #define PARLEY_MAX_HANDSHAKES_PER_ADDR 4
 #define PARLEY_FAIL_BACKOFF_CAP_S      300
+/* the guard forgets an address's failures after this long without news */
+#define PARLEY_FAIL_FORGET_S           86400  /* a day of silence forgets failures */
+/* most source addresses the guard remembers (oldest idle one evicted) */
+#define PARLEY_GUARD_MAX_ADDRS         4096
 
 /* reconnection of outgoing connections (plugin) */
 #define PARLEY_RETRY_FIRST_S           5

@@ -1,0 +1,1576 @@
+/*
+ * account.c - the purple glue: sockets, sessions, peers and what the user
+ * sees.  Everything here runs on the main loop; PBKDF2 runs on the
+ * kdf_worker threads and comes back here.
+ *
+ * Object model: a ParleyAccount (gc->proto_data) owns ParleyPeers (one per
+ * buddy address, plus strangers who knew the passphrase) and ParleyConns
+ * (one per TCP connection).  A peer points at its established connection
+ * and its outgoing attempt; a connection points back at its peer once it
+ * knows who is calling.  Connections are only freed from conn_process(),
+ * at the end of the callback that handles them, or from account close.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "account.h"
+#include "address.h"
+#include "constants.h"
+#include "crypto.h"
+#include "guard.h"
+#include "kdf_worker.h"
+#include "prs_cache.h"
+#include "session.h"
+
+struct ParleyAccount {
+	PurpleAccount *account;
+	PurpleConnection *gc;
+	char *name;
+	uint8_t salt[PARLEY_SALT_LEN];
+	guint32 iterations;
+	guint16 listen_port;        /* announced in HS1; 0 when not listening */
+	guint rekey_messages;
+	guint rekey_minutes;
+	PurpleNetworkListenData *listen_data[2];
+	int listen_fd[2];
+	guint listen_watch[2];
+	GHashTable *peers;          /* buddy name -> ParleyPeer* */
+	GList *conns;               /* ParleyConn* */
+	GList *kdf_requests;        /* KdfRequest* */
+	ParleyPrsCache *prs_cache;
+	ParleyGuard *guard;
+	gboolean closing;
+};
+
+struct ParleyPeer {
+	ParleyAccount *pa;
+	char *name;                 /* the buddy name: an address */
+	char *host;
+	guint16 port;
+	ParleyConn *conn;           /* established, or NULL */
+	ParleyConn *dialing;        /* our outgoing attempt, or NULL */
+	ParleyOutbox outbox;        /* sent, not yet acknowledged (§7) */
+	ParleySeenIds seen;         /* shown already (§7) */
+	guint retry_timer;
+	guint retry_delay_s;
+	guint give_up_timer;
+	gboolean hold;              /* do not redial by ourselves (auth failed, loopback) */
+	gboolean told_waiting;      /* "will be sent when connected" said once */
+	char *announced;            /* the name the peer announced */
+};
+
+typedef struct KdfRequest KdfRequest;
+
+struct ParleyConn {
+	ParleyAccount *pa;
+	ParleyPeer *peer;
+	guint id;                   /* for the debug log */
+	gboolean initiator;
+	int fd;
+	guint read_watch;
+	guint write_watch;
+	guint timer;
+	gint64 timer_at;
+	guint kick;
+	PurpleProxyConnectData *connect_data;
+	ParleySession *session;
+	char *remote_ip;
+	gboolean established;
+	gboolean admitted;          /* counted by the guard */
+	gboolean hs2_sent;
+	guint kdf_id;
+	KdfRequest *kdf;            /* PBKDF2 we wait for */
+	gboolean own_sid;           /* sid registered for the loopback check */
+	uint8_t sid[PARLEY_SID_LEN];
+	ParleyError error;
+	gboolean error_from_peer;
+	int bye_reason;
+};
+
+/* Coalesced PBKDF2: connections that need the same PRS wait on one job. */
+struct KdfRequest {
+	ParleyAccount *pa;
+	uint8_t tag[32];            /* HMAC(salt || iterations, passphrase) */
+	uint8_t salt[PARLEY_SALT_LEN];
+	guint32 iterations;
+	uint8_t *pass;              /* secure copy, for the cache */
+	size_t pass_len;
+	ParleyKdfJob *job;
+	GList *waiters;             /* ParleyConn* */
+};
+
+/* sids of our own unfinished outgoing handshakes (§4 loopback rule) */
+static GHashTable *own_sids;
+static guint next_conn_id = 1;
+
+static void conn_kick(ParleyConn *c);
+static gboolean conn_process(ParleyConn *c);
+static void conn_destroy(ParleyConn *c);
+static void peer_dial(ParleyPeer *p);
+static void peer_schedule_retry(ParleyPeer *p);
+static void peer_arm_give_up(ParleyPeer *p);
+
+static gint64
+now_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
+}
+
+static gint64
+env_ms(const char *name, gint64 dflt)
+{
+	const char *v = g_getenv(name);
+
+	return v != NULL && *v != '\0' ? g_ascii_strtoll(v, NULL, 10) : dflt;
+}
+
+static gboolean
+pref_bool(const char *leaf)
+{
+	char *path = g_strconcat(PARLEY_PREFS_ROOT "/", leaf, NULL);
+	gboolean v = purple_prefs_exists(path) ? purple_prefs_get_bool(path) : TRUE;
+
+	g_free(path);
+	return v;
+}
+
+static gint64
+give_up_ms(void)
+{
+	int minutes = PARLEY_GIVE_UP_MINUTES;
+
+	if (purple_prefs_exists(PARLEY_PREFS_ROOT "/give-up-minutes"))
+		minutes = purple_prefs_get_int(PARLEY_PREFS_ROOT "/give-up-minutes");
+	if (minutes < 1)
+		minutes = 1;
+	/* tests shorten the wait */
+	return env_ms("PARLEY_TEST_GIVE_UP_MS", (gint64) minutes * 60000);
+}
+
+/* ---- what the conversation says ---------------------------------------- */
+
+void
+parley_conv_notice(PurpleAccount *account, const char *who, gboolean force,
+                   PurpleMessageFlags flags, const char *text)
+{
+	PurpleConversation *conv;
+	char *html;
+
+	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, who, account);
+	if (conv == NULL && !force)
+		return;
+	if (conv == NULL)
+		conv = purple_conversation_new(PURPLE_CONV_TYPE_IM, account, who);
+	html = g_markup_escape_text(text, -1);
+	purple_conversation_write(conv, NULL, html, flags | PURPLE_MESSAGE_NO_LINKIFY,
+	                          time(NULL));
+	g_free(html);
+}
+
+static const char *
+peer_display(ParleyPeer *p)
+{
+	return p->announced != NULL ? p->announced : p->name;
+}
+
+static char *
+established_text(ParleyPeer *p, const char *code)
+{
+	if (!pref_bool("show-code"))
+		return g_strdup_printf(_("Secure session with %s established."),
+		                       peer_display(p));
+	return g_strdup_printf(_("Secure session with %s established. Verification code: %s "
+	                         "- compare it with %s's (by voice, in person); if the codes "
+	                         "differ, someone is in between."),
+	                       peer_display(p), code, peer_display(p));
+}
+
+/* ---- PBKDF2 requests ----------------------------------------------------- */
+
+static void
+kdf_request_free(KdfRequest *r)
+{
+	r->pa->kdf_requests = g_list_remove(r->pa->kdf_requests, r);
+	if (r->pass != NULL)
+		parley_secure_free(r->pass, r->pass_len);
+	g_list_free(r->waiters);
+	parley_wipe(r, sizeof(*r));
+	g_free(r);
+}
+
+static void
+kdf_done(const uint8_t *out, size_t out_len, gboolean ok, gpointer data)
+{
+	KdfRequest *r = data;
+	GList *waiters = r->waiters, *l;
+
+	r->waiters = NULL;
+	r->job = NULL;
+	if (ok)
+		parley_prs_cache_store(r->pa->prs_cache, r->pass, r->pass_len, r->salt,
+		                       r->iterations, out);
+	for (l = waiters; l != NULL; l = l->next) {
+		ParleyConn *c = l->data;
+
+		c->kdf = NULL;
+		if (!ok) {
+			parley_session_close(c->session, 2);
+		} else {
+			parley_session_provide_prs(c->session, c->kdf_id, out, now_ms());
+			if (!c->initiator)
+				c->hs2_sent = TRUE;
+		}
+		/* processed from the main loop, one at a time */
+		conn_kick(c);
+	}
+	g_list_free(waiters);
+	kdf_request_free(r);
+}
+
+static void
+kdf_detach(ParleyConn *c)
+{
+	KdfRequest *r = c->kdf;
+
+	if (r == NULL)
+		return;
+	c->kdf = NULL;
+	r->waiters = g_list_remove(r->waiters, c);
+	if (r->waiters == NULL) {
+		parley_kdf_cancel(r->job);
+		kdf_request_free(r);
+	}
+}
+
+/* The passphrase for this peer: its own if set (§4), else the account's. */
+static const char *
+passphrase_for(ParleyAccount *pa, ParleyPeer *p)
+{
+	if (p != NULL) {
+		PurpleBuddy *b = purple_find_buddy(pa->account, p->name);
+		const char *own = b != NULL ?
+			purple_blist_node_get_string((PurpleBlistNode *) b, PARLEY_BUDDY_PASSPHRASE) : NULL;
+
+		if (own != NULL && *own != '\0')
+			return own;
+	}
+	return purple_account_get_password(pa->account);
+}
+
+/* NEED_KDF: answer from the cache, join a running job, or start one.
+ * Returns FALSE if the connection was refused instead. */
+static void
+conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
+{
+	ParleyAccount *pa = c->pa;
+	ParleyError err;
+	size_t len;
+	uint8_t *pass = parley_passphrase_nfc(passphrase_for(pa, c->peer), &len, &err);
+	uint8_t prs[PARLEY_PRS_LEN];
+	uint8_t tagkey[PARLEY_SALT_LEN + 4];
+	uint8_t tag[32];
+	KdfRequest *r = NULL;
+	GList *l;
+
+	if (pass == NULL) {
+		parley_session_close(c->session, 2);
+		return;
+	}
+	c->kdf_id = ev->kdf_id;
+	if (parley_prs_cache_lookup(pa->prs_cache, pass, len, ev->kdf_salt,
+	                            ev->kdf_iterations, prs)) {
+		parley_secure_free(pass, len);
+		parley_session_provide_prs(c->session, ev->kdf_id, prs, now_ms());
+		parley_wipe(prs, sizeof(prs));
+		if (!c->initiator)
+			c->hs2_sent = TRUE;
+		return;
+	}
+
+	memcpy(tagkey, ev->kdf_salt, PARLEY_SALT_LEN);
+	memcpy(tagkey + PARLEY_SALT_LEN, &ev->kdf_iterations, 4);
+	parley_hmac_sha256(tagkey, sizeof(tagkey), pass, len, tag);
+	for (l = pa->kdf_requests; l != NULL; l = l->next) {
+		KdfRequest *q = l->data;
+
+		if (q->iterations == ev->kdf_iterations &&
+		    parley_ct_equal(q->tag, tag, sizeof(tag))) {
+			r = q;
+			break;
+		}
+	}
+	if (r == NULL) {
+		/* §9: a stranger may not make us run more than 2 PBKDF2 at once */
+		if (!c->initiator && parley_kdf_busy() >= PARLEY_MAX_KDF_RUNNING) {
+			parley_secure_free(pass, len);
+			parley_session_refuse(c->session, PARLEY_ERR_BUSY, NULL);
+			return;
+		}
+		r = g_new0(KdfRequest, 1);
+		r->pa = pa;
+		memcpy(r->tag, tag, sizeof(tag));
+		memcpy(r->salt, ev->kdf_salt, PARLEY_SALT_LEN);
+		r->iterations = ev->kdf_iterations;
+		r->pass = pass;
+		r->pass_len = len;
+		pass = NULL;
+		r->job = parley_kdf_submit(r->pass, r->pass_len, r->salt, PARLEY_SALT_LEN,
+		                           r->iterations, PARLEY_PRS_LEN, kdf_done, r);
+		pa->kdf_requests = g_list_prepend(pa->kdf_requests, r);
+	}
+	if (pass != NULL)
+		parley_secure_free(pass, len);
+	r->waiters = g_list_append(r->waiters, c);
+	c->kdf = r;
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+static void
+peer_free(ParleyPeer *p)
+{
+	if (p->retry_timer)
+		purple_timeout_remove(p->retry_timer);
+	if (p->give_up_timer)
+		purple_timeout_remove(p->give_up_timer);
+	parley_outbox_clear(&p->outbox);
+	g_free(p->name);
+	g_free(p->host);
+	g_free(p->announced);
+	g_free(p);
+}
+
+static ParleyPeer *
+peer_get(ParleyAccount *pa, const char *name, GError **error)
+{
+	ParleyPeer *p = g_hash_table_lookup(pa->peers, name);
+	char *host;
+	guint16 port;
+
+	if (p != NULL)
+		return p;
+	if (!parley_address_parse(name, &host, &port, error))
+		return NULL;
+	p = g_new0(ParleyPeer, 1);
+	p->pa = pa;
+	p->name = g_strdup(name);
+	p->host = host;
+	p->port = port;
+	parley_outbox_init(&p->outbox);
+	parley_seen_init(&p->seen);
+	g_hash_table_insert(pa->peers, p->name, p);
+	return p;
+}
+
+static gboolean
+peer_is_buddy(ParleyPeer *p)
+{
+	return purple_find_buddy(p->pa->account, p->name) != NULL;
+}
+
+static void
+peer_set_online(ParleyPeer *p, gboolean online)
+{
+	if (!peer_is_buddy(p))
+		return;
+	purple_prpl_got_user_status(p->pa->account, p->name, online ? "available" : "offline",
+	                            NULL);
+}
+
+/* Find the buddy an incoming connection belongs to: by source address and
+ * the listen port the caller announced (§4), or by address alone when it
+ * does not listen and only one peer lives there. */
+static ParleyPeer *
+peer_for_incoming(ParleyAccount *pa, const char *ip, guint16 listen_port)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	ParleyPeer *only = NULL;
+	guint same_host = 0;
+
+	g_hash_table_iter_init(&it, pa->peers);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		ParleyPeer *p = v;
+
+		if (!parley_address_same_host(p->host, ip))
+			continue;
+		if (listen_port != 0 && p->port == listen_port)
+			return p;
+		same_host++;
+		only = p;
+	}
+	if (listen_port == 0 && same_host == 1)
+		return only;
+	return NULL;
+}
+
+static gboolean
+retry_cb(gpointer data)
+{
+	ParleyPeer *p = data;
+
+	p->retry_timer = 0;
+	peer_dial(p);
+	return FALSE;
+}
+
+/* 5 s, doubling to 5 min; reset when a session is established. */
+static void
+peer_schedule_retry(ParleyPeer *p)
+{
+	guint delay;
+
+	if (p->pa->closing || p->hold || p->conn != NULL || p->dialing != NULL ||
+	    p->retry_timer != 0)
+		return;
+	/* only buddies are redialled by themselves, or a stranger we owe messages */
+	if (!peer_is_buddy(p) && parley_outbox_len(&p->outbox) == 0)
+		return;
+	p->retry_delay_s = p->retry_delay_s == 0 ? PARLEY_RETRY_FIRST_S
+	                   : MIN(p->retry_delay_s * 2, PARLEY_RETRY_MAX_S);
+	delay = (guint) env_ms("PARLEY_TEST_RETRY_MS", (gint64) p->retry_delay_s * 1000);
+	purple_debug_info(PARLEY_DEBUG, "retrying a peer in %u ms\n", delay);
+	p->retry_timer = purple_timeout_add(delay, retry_cb, p);
+}
+
+static gboolean
+give_up_cb(gpointer data)
+{
+	ParleyPeer *p = data;
+	ParleyOutMsg *m;
+
+	p->give_up_timer = 0;
+	while ((m = parley_outbox_take_expired(&p->outbox, now_ms(), give_up_ms())) != NULL) {
+		char *text = g_strdup_printf(_("Message to %s not delivered: \"%s\""),
+		                             peer_display(p), m->text);
+
+		parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
+		g_free(text);
+		parley_out_msg_free(m);
+	}
+	peer_arm_give_up(p);
+	return FALSE;
+}
+
+static void
+peer_arm_give_up(ParleyPeer *p)
+{
+	gint64 at = parley_outbox_next_expiry(&p->outbox, give_up_ms());
+
+	if (p->give_up_timer)
+		purple_timeout_remove(p->give_up_timer);
+	p->give_up_timer = 0;
+	if (at >= 0)
+		p->give_up_timer = purple_timeout_add((guint) MAX(at - now_ms(), 0) + 1,
+		                                      give_up_cb, p);
+}
+
+/* ---- connections: I/O ------------------------------------------------ */
+
+static void
+sock_setup(int fd)
+{
+	int on = 1;
+	int flags = fcntl(fd, F_GETFL);
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* one message is one small write; do not wait to coalesce it */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Text form of a peer address, IPv4-mapped IPv6 shown as IPv4. */
+static char *
+sockaddr_ip(const struct sockaddr_storage *ss)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof(buf));
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *) ss)->sin_addr, buf, sizeof(buf));
+	}
+	return g_strdup(buf);
+}
+
+static ParleyConn *
+conn_new(ParleyAccount *pa, ParleyPeer *peer, gboolean initiator)
+{
+	ParleyConn *c = g_new0(ParleyConn, 1);
+
+	c->pa = pa;
+	c->peer = peer;
+	c->initiator = initiator;
+	c->fd = -1;
+	c->id = next_conn_id++;
+	pa->conns = g_list_prepend(pa->conns, c);
+	return c;
+}
+
+static void
+conn_start_session(ParleyConn *c)
+{
+	ParleyAccount *pa = c->pa;
+	ParleySessionConfig cfg = { 0 };
+
+	cfg.initiator = c->initiator;
+	cfg.name = pa->name;
+	cfg.listen_port = pa->listen_port;
+	cfg.salt = pa->salt;
+	cfg.iterations = pa->iterations;
+	cfg.rekey_messages = pa->rekey_messages;
+	cfg.rekey_minutes = pa->rekey_minutes;
+	cfg.handshake_timeout_ms = (guint) env_ms("PARLEY_TEST_HANDSHAKE_TIMEOUT_MS", 0);
+	c->session = parley_session_new(&cfg, now_ms());
+	if (c->initiator) {
+		memcpy(c->sid, parley_session_sid(c->session), PARLEY_SID_LEN);
+		if (own_sids == NULL)
+			own_sids = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+			                                 (GDestroyNotify) g_bytes_unref, NULL);
+		g_hash_table_add(own_sids, g_bytes_new(c->sid, PARLEY_SID_LEN));
+		c->own_sid = TRUE;
+	}
+}
+
+static void
+conn_forget_sid(ParleyConn *c)
+{
+	if (c->own_sid) {
+		GBytes *b = g_bytes_new(c->sid, PARLEY_SID_LEN);
+
+		g_hash_table_remove(own_sids, b);
+		g_bytes_unref(b);
+		c->own_sid = FALSE;
+	}
+}
+
+static void conn_read_cb(gpointer data, gint fd, PurpleInputCondition cond);
+
+static void
+conn_write_cb(gpointer data, gint fd, PurpleInputCondition cond)
+{
+	conn_process(data);
+}
+
+/* Write what the session has for the wire; keep the rest for later. */
+static void
+conn_flush(ParleyConn *c)
+{
+	GByteArray *out;
+	gsize done = 0;
+
+	if (c->session == NULL || c->fd < 0)
+		return;
+	out = parley_session_output(c->session);
+	while (done < out->len) {
+		ssize_t n = send(c->fd, out->data + done, out->len - done, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			done += (gsize) n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* the connection is broken: what is left can never go out */
+		purple_debug_info(PARLEY_DEBUG, "conn %u: send failed: %s\n", c->id,
+		                  g_strerror(errno));
+		done = out->len;
+		parley_session_eof(c->session, now_ms());
+		break;
+	}
+	if (done > 0)
+		g_byte_array_remove_range(out, 0, (guint) done);
+	if (out->len > 0 && c->write_watch == 0)
+		c->write_watch = purple_input_add(c->fd, PURPLE_INPUT_WRITE, conn_write_cb, c);
+	else if (out->len == 0 && c->write_watch != 0) {
+		purple_input_remove(c->write_watch);
+		c->write_watch = 0;
+	}
+}
+
+static gboolean
+conn_timer_cb(gpointer data)
+{
+	ParleyConn *c = data;
+
+	c->timer = 0;
+	conn_process(c);
+	return FALSE;
+}
+
+static gboolean
+conn_kick_cb(gpointer data)
+{
+	ParleyConn *c = data;
+
+	c->kick = 0;
+	conn_process(c);
+	return FALSE;
+}
+
+/* Process a connection soon, from the main loop (not from the caller's
+ * stack, which may be another connection's callback). */
+static void
+conn_kick(ParleyConn *c)
+{
+	if (c->kick == 0)
+		c->kick = purple_timeout_add(0, conn_kick_cb, c);
+}
+
+static void
+conn_arm_timer(ParleyConn *c, gint64 next)
+{
+	gint64 now = now_ms();
+
+	if (next < 0) {
+		if (c->timer)
+			purple_timeout_remove(c->timer);
+		c->timer = 0;
+		return;
+	}
+	/* a timer that fires earlier is fine: the tick re-arms it */
+	if (c->timer != 0 && c->timer_at <= next)
+		return;
+	if (c->timer)
+		purple_timeout_remove(c->timer);
+	c->timer_at = next;
+	c->timer = purple_timeout_add((guint) MAX(next - now, 0) + 1, conn_timer_cb, c);
+}
+
+/* ---- connections: events -------------------------------------------- */
+
+static void
+conn_established(ParleyConn *c, const ParleyEvent *ev)
+{
+	ParleyAccount *pa = c->pa;
+	ParleyPeer *p = c->peer;
+	GList *l;
+	char *text;
+
+	c->established = TRUE;
+	memcpy(c->sid, ev->sid, PARLEY_SID_LEN);
+	conn_forget_sid(c);
+	if (c->admitted) {
+		parley_guard_finish(pa->guard, c->remote_ip, PARLEY_GUARD_SUCCEEDED, now_ms());
+		c->admitted = FALSE;
+	}
+	if (p == NULL) {
+		/* a stranger who knows the passphrase: appears under its address */
+		char *name = parley_address_format(c->remote_ip,
+		                                   ev->peer_listen_port != 0 ? ev->peer_listen_port
+		                                                             : PARLEY_DEFAULT_PORT);
+
+		p = g_hash_table_lookup(pa->peers, name);
+		if (p == NULL)
+			p = peer_get(pa, name, NULL);
+		g_free(name);
+		if (p == NULL) {
+			parley_session_close(c->session, 2);
+			return;
+		}
+		c->peer = p;
+	}
+	if (p->dialing == c)
+		p->dialing = NULL;
+
+	/* §9: two sessions between the same peers - both keep the smaller sid */
+	if (p->conn != NULL && p->conn != c) {
+		ParleyConn *old = p->conn;
+
+		purple_debug_info(PARLEY_DEBUG, "conn %u and %u: duplicate, keeping one\n",
+		                  old->id, c->id);
+		if (memcmp(old->sid, c->sid, PARLEY_SID_LEN) < 0) {
+			parley_session_close(c->session, 1);
+			return;
+		}
+		p->conn = NULL;
+		parley_session_close(old->session, 1);
+		conn_kick(old);
+	}
+	p->conn = c;
+	p->hold = FALSE;
+	p->retry_delay_s = 0;
+	if (p->retry_timer) {
+		purple_timeout_remove(p->retry_timer);
+		p->retry_timer = 0;
+	}
+	g_free(p->announced);
+	p->announced = g_strdup(ev->peer_name);
+	if (peer_is_buddy(p))
+		serv_got_alias(pa->gc, p->name, ev->peer_name);
+	peer_set_online(p, TRUE);
+	purple_debug_info(PARLEY_DEBUG, "conn %u: established (%s)\n", c->id,
+	                  c->initiator ? "initiator" : "responder");
+
+	text = established_text(p, ev->code);
+	parley_conv_notice(pa->account, p->name, parley_outbox_len(&p->outbox) > 0,
+	                   PURPLE_MESSAGE_SYSTEM, text);
+	g_free(text);
+	p->told_waiting = FALSE;
+
+	/* §7: everything not acknowledged goes (again), in order, same msg_id */
+	for (l = p->outbox.msgs.head; l != NULL; l = l->next) {
+		ParleyOutMsg *m = l->data;
+
+		parley_session_send_message(c->session, m->msg_id, m->text, m->len, now_ms());
+		m->written = TRUE;
+	}
+}
+
+static char *
+error_text(ParleyConn *c, const ParleyEvent *ev)
+{
+	const char *who = c->peer != NULL ? peer_display(c->peer)
+	                  : (c->remote_ip != NULL ? c->remote_ip : "?");
+
+	if (ev->from_peer) {
+		switch (ev->error) {
+		case PARLEY_ERR_AUTH:
+			return g_strdup_printf(_("%s could not verify the passphrase: the passphrases "
+			                         "do not match. No session was established."), who);
+		case PARLEY_ERR_BUSY:
+			return g_strdup_printf(_("%s is refusing connections for a while (too many "
+			                         "attempts, or busy). Parley will try again later."), who);
+		case PARLEY_ERR_LOOPBACK:
+			return g_strdup_printf(_("%s is this account itself."), who);
+		case PARLEY_ERR_REFUSED:
+			return g_strdup_printf(_("%s refused the connection (it may not accept incoming "
+			                         "connections)."), who);
+		default:
+			return g_strdup_printf(_("%s reported a protocol error (code %d%s%s)."), who,
+			                       ev->wire_code, ev->text != NULL && *ev->text ? ": " : "",
+			                       ev->text != NULL ? ev->text : "");
+		}
+	}
+	switch (ev->error) {
+	case PARLEY_ERR_AUTH:
+		return g_strdup_printf(_("The passphrases do not match: %s uses a different "
+		                         "passphrase. No session was established."), who);
+	default:
+		return g_strdup_printf(_("Connection with %s: %s"), who, parley_strerror(ev->error));
+	}
+}
+
+static void
+conn_error(ParleyConn *c, const ParleyEvent *ev)
+{
+	ParleyPeer *p = c->peer;
+	char *text;
+	gboolean force;
+
+	c->error = ev->error;
+	c->error_from_peer = ev->from_peer;
+	purple_debug_info(PARLEY_DEBUG, "conn %u: error %d%s\n", c->id, ev->error,
+	                  ev->from_peer ? " (from peer)" : "");
+	if (p == NULL)
+		return;          /* a stranger's failed attempt: nothing to show */
+	text = error_text(c, ev);
+	/* a wrong passphrase needs the user: show it even with no window open */
+	force = (ev->error == PARLEY_ERR_AUTH && peer_is_buddy(p)) ||
+	        parley_outbox_len(&p->outbox) > 0;
+	parley_conv_notice(c->pa->account, p->name, force, PURPLE_MESSAGE_ERROR, text);
+	g_free(text);
+	if (ev->error == PARLEY_ERR_AUTH || ev->error == PARLEY_ERR_LOOPBACK)
+		p->hold = TRUE;   /* no redial loop: that would be online guessing */
+}
+
+static void
+conn_closed(ParleyConn *c, const ParleyEvent *ev)
+{
+	ParleyAccount *pa = c->pa;
+	ParleyPeer *p = c->peer;
+
+	if (ev->error == PARLEY_ERR_BYE)
+		c->bye_reason = ev->bye_reason;
+	if (c->admitted) {
+		parley_guard_finish(pa->guard, c->remote_ip,
+		                    c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED,
+		                    now_ms());
+		c->admitted = FALSE;
+	}
+	conn_forget_sid(c);
+	if (p == NULL)
+		return;
+	if (p->dialing == c)
+		p->dialing = NULL;
+	if (p->conn == c) {
+		guint waiting = parley_outbox_len(&p->outbox);
+
+		p->conn = NULL;
+		peer_set_online(p, FALSE);
+		if (!pa->closing && !(ev->error == PARLEY_ERR_BYE && ev->bye_reason == 1)) {
+			char *text;
+
+			if (ev->error == PARLEY_ERR_BYE && ev->bye_reason == 0)
+				text = g_strdup_printf(_("%s signed off."), peer_display(p));
+			else if (ev->error == PARLEY_ERR_NONE)
+				text = g_strdup_printf(_("Session with %s closed."), peer_display(p));
+			else
+				text = g_strdup_printf(_("Connection with %s lost."), peer_display(p));
+			if (waiting > 0) {
+				char *more = g_strdup_printf(ngettext("%s %u message is waiting to be delivered.",
+				                                      "%s %u messages are waiting to be delivered.",
+				                                      waiting), text, waiting);
+
+				g_free(text);
+				text = more;
+			}
+			parley_conv_notice(pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM, text);
+			g_free(text);
+		}
+	}
+	if (!pa->closing && c->established && ev->error == PARLEY_ERR_NONE)
+		return;          /* we closed it ourselves (remove, reconnect) */
+	if (!pa->closing && p->conn == NULL)
+		peer_schedule_retry(p);
+}
+
+static void
+conn_responder_admit(ParleyConn *c, const ParleyEvent *ev)
+{
+	ParleyAccount *pa = c->pa;
+	ParleyError err;
+	GBytes *sid;
+
+	/* §4 loopback: our own HS1 came back to us */
+	sid = g_bytes_new(ev->sid, PARLEY_SID_LEN);
+	if (own_sids != NULL && g_hash_table_contains(own_sids, sid)) {
+		g_bytes_unref(sid);
+		parley_session_refuse(c->session, PARLEY_ERR_LOOPBACK, NULL);
+		return;
+	}
+	g_bytes_unref(sid);
+	/* §9 limits and online-guessing backoff */
+	err = parley_guard_admit(pa->guard, c->remote_ip, now_ms());
+	if (err != PARLEY_ERR_NONE) {
+		parley_session_refuse(c->session, err, NULL);
+		return;
+	}
+	c->admitted = TRUE;
+	c->peer = peer_for_incoming(pa, c->remote_ip, ev->peer_listen_port);
+	conn_need_kdf(c, ev);
+}
+
+static void
+conn_handle_event(ParleyConn *c, ParleyEvent *ev)
+{
+	ParleyAccount *pa = c->pa;
+	ParleyPeer *p;
+
+	switch (ev->type) {
+	case PARLEY_EV_NEED_KDF:
+		if (c->initiator)
+			conn_need_kdf(c, ev);
+		else
+			conn_responder_admit(c, ev);
+		break;
+	case PARLEY_EV_ESTABLISHED:
+		conn_established(c, ev);
+		break;
+	case PARLEY_EV_MESSAGE:
+		p = c->peer;
+		/* §7: a repeat after a reconnect is acknowledged, not shown */
+		if (p != NULL && parley_seen_add(&p->seen, ev->msg_id)) {
+			char *esc = purple_markup_escape_text(ev->text, (gssize) ev->text_len);
+			char *html = purple_strreplace(esc, "\n", "<br>");
+
+			serv_got_im(pa->gc, p->name, html, PURPLE_MESSAGE_RECV, time(NULL));
+			parley_wipe(esc, strlen(esc));
+			parley_wipe(html, strlen(html));
+			g_free(esc);
+			g_free(html);
+		}
+		break;
+	case PARLEY_EV_ACK:
+		if (c->peer != NULL && parley_outbox_ack(&c->peer->outbox, ev->msg_id))
+			peer_arm_give_up(c->peer);
+		break;
+	case PARLEY_EV_TYPING:
+		if (c->peer == NULL)
+			break;
+		if (ev->typing == 0)
+			serv_got_typing_stopped(pa->gc, c->peer->name);
+		else
+			serv_got_typing(pa->gc, c->peer->name, 0,
+			                ev->typing == 1 ? PURPLE_TYPING : PURPLE_TYPED);
+		break;
+	case PARLEY_EV_REKEYED:
+		purple_debug_info(PARLEY_DEBUG, "conn %u: epoch %u\n", c->id, ev->epoch);
+		if (c->peer != NULL && pref_bool("announce-rekeys")) {
+			char *text = ev->by_peer ?
+				g_strdup_printf(_("Session key rotated (asked by %s); epoch %u."),
+				                peer_display(c->peer), ev->epoch) :
+				g_strdup_printf(_("Session key rotated (asked by you); epoch %u."),
+				                ev->epoch);
+
+			parley_conv_notice(pa->account, c->peer->name, FALSE, PURPLE_MESSAGE_SYSTEM, text);
+			g_free(text);
+		}
+		break;
+	case PARLEY_EV_ERROR:
+		conn_error(c, ev);
+		break;
+	case PARLEY_EV_CLOSED:
+		conn_closed(c, ev);
+		break;
+	case PARLEY_EV_UNDECRYPTABLE:
+		break;
+	}
+}
+
+/* Handle everything the session has to say, write its output, re-arm its
+ * timer.  Returns FALSE when the connection is gone (freed). */
+static gboolean
+conn_process(ParleyConn *c)
+{
+	ParleyEvent ev;
+	gint64 next;
+
+	if (c->session == NULL)
+		return TRUE;
+	for (;;) {
+		gboolean any = FALSE;
+
+		/* timers first: they may add events and output too */
+		next = parley_session_tick(c->session, now_ms());
+		while (parley_session_next_event(c->session, &ev)) {
+			conn_handle_event(c, &ev);
+			parley_event_clear(&ev);
+			any = TRUE;
+		}
+		conn_flush(c);
+		if (!any)
+			break;
+	}
+	if (parley_session_state(c->session) == PARLEY_SESSION_CLOSED) {
+		conn_destroy(c);
+		return FALSE;
+	}
+	conn_arm_timer(c, next);
+	return TRUE;
+}
+
+static void
+conn_read_cb(gpointer data, gint fd, PurpleInputCondition cond)
+{
+	ParleyConn *c = data;
+	uint8_t buf[16384];
+	int rounds = 0;
+
+	while (parley_session_state(c->session) != PARLEY_SESSION_CLOSED) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n > 0) {
+			parley_session_feed(c->session, buf, (size_t) n, now_ms());
+			/* let other connections have their turn */
+			if ((size_t) n < sizeof(buf) || ++rounds >= 8)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		parley_session_eof(c->session, now_ms());
+		break;
+	}
+	conn_process(c);
+}
+
+/* Free a connection.  Its session must be closed or absent. */
+static void
+conn_destroy(ParleyConn *c)
+{
+	ParleyAccount *pa = c->pa;
+
+	if (c->peer != NULL) {
+		if (c->peer->conn == c) {
+			c->peer->conn = NULL;
+			peer_set_online(c->peer, FALSE);
+		}
+		if (c->peer->dialing == c)
+			c->peer->dialing = NULL;
+	}
+	if (c->admitted)
+		parley_guard_finish(pa->guard, c->remote_ip,
+		                    c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED,
+		                    now_ms());
+	conn_forget_sid(c);
+	kdf_detach(c);
+	if (c->connect_data != NULL)
+		purple_proxy_connect_cancel(c->connect_data);
+	if (c->read_watch)
+		purple_input_remove(c->read_watch);
+	if (c->write_watch)
+		purple_input_remove(c->write_watch);
+	if (c->timer)
+		purple_timeout_remove(c->timer);
+	if (c->kick)
+		purple_timeout_remove(c->kick);
+	if (c->fd >= 0)
+		close(c->fd);
+	parley_session_free(c->session);
+	pa->conns = g_list_remove(pa->conns, c);
+	purple_debug_info(PARLEY_DEBUG, "conn %u: closed\n", c->id);
+	g_free(c->remote_ip);
+	g_free(c);
+}
+
+/* ---- outgoing and incoming connections -------------------------------- */
+
+static void
+conn_connected_cb(gpointer data, gint fd, const gchar *error_message)
+{
+	ParleyConn *c = data;
+	ParleyPeer *p = c->peer;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	c->connect_data = NULL;
+	if (fd < 0) {
+		purple_debug_info(PARLEY_DEBUG, "conn %u: connect failed: %s\n", c->id,
+		                  error_message != NULL ? error_message : "");
+		conn_destroy(c);
+		if (p != NULL)
+			peer_schedule_retry(p);
+		return;
+	}
+	c->fd = fd;
+	sock_setup(fd);
+	if (getpeername(fd, (struct sockaddr *) &ss, &len) == 0)
+		c->remote_ip = sockaddr_ip(&ss);
+	else
+		c->remote_ip = g_strdup(p != NULL ? p->host : "?");
+	conn_start_session(c);
+	c->read_watch = purple_input_add(fd, PURPLE_INPUT_READ, conn_read_cb, c);
+	purple_debug_info(PARLEY_DEBUG, "conn %u: connected\n", c->id);
+	conn_process(c);
+}
+
+static void
+peer_dial(ParleyPeer *p)
+{
+	ParleyAccount *pa = p->pa;
+	ParleyConn *c;
+
+	if (pa->closing || p->conn != NULL || p->dialing != NULL)
+		return;
+	if (p->retry_timer) {
+		purple_timeout_remove(p->retry_timer);
+		p->retry_timer = 0;
+	}
+	c = conn_new(pa, p, TRUE);
+	p->dialing = c;
+	purple_debug_info(PARLEY_DEBUG, "conn %u: dialling\n", c->id);
+	c->connect_data = purple_proxy_connect(pa->gc, pa->account, p->host, p->port,
+	                                       conn_connected_cb, c);
+	if (c->connect_data == NULL) {
+		conn_destroy(c);
+		peer_schedule_retry(p);
+	}
+}
+
+static void
+listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
+{
+	ParleyAccount *pa = data;
+	int i;
+
+	/* accept in batches: a burst of callers costs one wakeup */
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept(fd, (struct sockaddr *) &ss, &len);
+		ParleyConn *c;
+
+		if (cfd < 0)
+			break;
+		sock_setup(cfd);
+		c = conn_new(pa, NULL, FALSE);
+		c->fd = cfd;
+		c->remote_ip = sockaddr_ip(&ss);
+		conn_start_session(c);
+		c->read_watch = purple_input_add(cfd, PURPLE_INPUT_READ, conn_read_cb, c);
+		purple_debug_info(PARLEY_DEBUG, "conn %u: accepted\n", c->id);
+		conn_arm_timer(c, parley_session_tick(c->session, now_ms()));
+	}
+}
+
+static void
+listen_cb(int listenfd, gpointer data, int slot)
+{
+	ParleyAccount *pa = data;
+
+	pa->listen_data[slot] = NULL;
+	if (listenfd < 0)
+		return;
+	/* libpurple's backlog is tiny; many callers may arrive at once */
+	listen(listenfd, SOMAXCONN);
+	pa->listen_fd[slot] = listenfd;
+	pa->listen_watch[slot] = purple_input_add(listenfd, PURPLE_INPUT_READ,
+	                                          listen_accept_cb, pa);
+}
+
+static void
+listen6_cb(int listenfd, gpointer data)
+{
+	listen_cb(listenfd, data, 0);
+}
+
+static void
+listen4_cb(int listenfd, gpointer data)
+{
+	listen_cb(listenfd, data, 1);
+}
+
+/* ---- the account ------------------------------------------------------ */
+
+static gboolean
+load_salt(ParleyAccount *pa)
+{
+	const char *hex = purple_account_get_string(pa->account, PARLEY_SETTING_SALT, NULL);
+	char *fresh;
+	int i;
+
+	if (hex != NULL && strlen(hex) == 2 * PARLEY_SALT_LEN) {
+		for (i = 0; i < PARLEY_SALT_LEN; i++) {
+			int hi = g_ascii_xdigit_value(hex[2 * i]);
+			int lo = g_ascii_xdigit_value(hex[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				break;
+			pa->salt[i] = (uint8_t) (hi << 4 | lo);
+		}
+		if (i == PARLEY_SALT_LEN)
+			return TRUE;
+	}
+	/* §3: one random salt per account, so responders can cache PRS */
+	parley_random_bytes(pa->salt, PARLEY_SALT_LEN);
+	fresh = g_malloc(2 * PARLEY_SALT_LEN + 1);
+	for (i = 0; i < PARLEY_SALT_LEN; i++)
+		g_snprintf(fresh + 2 * i, 3, "%02x", pa->salt[i]);
+	purple_account_set_string(pa->account, PARLEY_SETTING_SALT, fresh);
+	g_free(fresh);
+	return TRUE;
+}
+
+void
+parley_account_login(PurpleAccount *account)
+{
+	PurpleConnection *gc = purple_account_get_connection(account);
+	const char *username = purple_account_get_username(account);
+	const char *password = purple_account_get_password(account);
+	ParleyAccount *pa;
+	ParleyError err;
+	size_t len;
+	uint8_t *pass;
+	int port, iterations;
+	GSList *buddies, *l;
+
+	if (username == NULL || *username == '\0' || strlen(username) > PARLEY_NAME_MAX ||
+	    !g_utf8_validate(username, -1, NULL)) {
+		purple_connection_error_reason(gc, PURPLE_CONNECTION_ERROR_INVALID_USERNAME,
+			_("The account name must be 1 to 64 bytes of text."));
+		return;
+	}
+	pass = parley_passphrase_nfc(password, &len, &err);
+	if (pass == NULL) {
+		purple_connection_error_reason(gc, PURPLE_CONNECTION_ERROR_INVALID_SETTINGS,
+			err == PARLEY_ERR_PASSPHRASE_EMPTY ?
+			_("Parley needs a passphrase: enter it as the account's password.") :
+			_("The passphrase is not valid text."));
+		return;
+	}
+	parley_secure_free(pass, len);
+
+	pa = g_new0(ParleyAccount, 1);
+	pa->account = account;
+	pa->gc = gc;
+	purple_connection_set_protocol_data(gc, pa);
+	pa->name = g_strdup(username);
+	pa->listen_fd[0] = pa->listen_fd[1] = -1;
+	pa->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	                                  (GDestroyNotify) peer_free);
+	pa->prs_cache = parley_prs_cache_new();
+	pa->guard = parley_guard_new();
+	load_salt(pa);
+	iterations = purple_account_get_int(account, PARLEY_OPT_ITERATIONS,
+	                                    PARLEY_DEFAULT_ITERATIONS);
+	pa->iterations = (guint32) CLAMP(iterations, (int) PARLEY_MIN_ITERATIONS,
+	                                 (int) PARLEY_MAX_ITERATIONS);
+	pa->rekey_messages = (guint) MAX(0, purple_account_get_int(account,
+	                                 PARLEY_OPT_REKEY_MESSAGES, PARLEY_REKEY_MESSAGES));
+	pa->rekey_minutes = (guint) MAX(0, purple_account_get_int(account,
+	                                PARLEY_OPT_REKEY_MINUTES, PARLEY_REKEY_MINUTES));
+	port = purple_account_get_int(account, PARLEY_OPT_PORT, PARLEY_DEFAULT_PORT);
+
+	if (purple_account_get_bool(account, PARLEY_OPT_LISTEN, TRUE)) {
+		char *msg;
+
+		if (port < 1 || port > 65535) {
+			purple_connection_error_reason(gc, PURPLE_CONNECTION_ERROR_INVALID_SETTINGS,
+				_("The listen port must be a number from 1 to 65535."));
+			return;
+		}
+		/* IPv6 (dual-stack where the system allows), and IPv4 beside it
+		 * where the IPv6 socket does not take IPv4 */
+		pa->listen_data[0] = purple_network_listen_family((unsigned short) port, AF_INET6,
+		                                                  SOCK_STREAM, listen6_cb, pa);
+		pa->listen_data[1] = purple_network_listen_family((unsigned short) port, AF_INET,
+		                                                  SOCK_STREAM, listen4_cb, pa);
+		if (pa->listen_data[0] == NULL && pa->listen_data[1] == NULL) {
+			msg = g_strdup_printf(_("Cannot listen on port %d: it is already in use "
+			                        "(another program, or another Parley account). Choose "
+			                        "another listen port in the account's settings."), port);
+			purple_connection_error_reason(gc, PURPLE_CONNECTION_ERROR_NETWORK_ERROR, msg);
+			g_free(msg);
+			return;
+		}
+		pa->listen_port = (guint16) port;
+	}
+	purple_connection_set_state(gc, PURPLE_CONNECTED);
+
+	/* connect to every buddy */
+	buddies = purple_find_buddies(account, NULL);
+	for (l = buddies; l != NULL; l = l->next) {
+		PurpleBuddy *b = l->data;
+		ParleyPeer *p = peer_get(pa, purple_buddy_get_name(b), NULL);
+
+		if (p != NULL)
+			peer_dial(p);
+	}
+	g_slist_free(buddies);
+}
+
+void
+parley_account_close(PurpleConnection *gc)
+{
+	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
+	int i;
+
+	if (pa == NULL)
+		return;
+	pa->closing = TRUE;
+	/* BYE on every established connection, then let go of everything */
+	while (pa->conns != NULL) {
+		ParleyConn *c = pa->conns->data;
+
+		if (c->session != NULL) {
+			parley_session_close(c->session, 0);
+			conn_flush(c);
+		}
+		conn_destroy(c);
+	}
+	for (i = 0; i < 2; i++) {
+		if (pa->listen_data[i] != NULL)
+			purple_network_listen_cancel(pa->listen_data[i]);
+		if (pa->listen_watch[i])
+			purple_input_remove(pa->listen_watch[i]);
+		if (pa->listen_fd[i] >= 0)
+			close(pa->listen_fd[i]);
+	}
+	g_hash_table_destroy(pa->peers);
+	parley_prs_cache_free(pa->prs_cache);
+	parley_guard_free(pa->guard);
+	g_free(pa->name);
+	parley_wipe(pa, sizeof(*pa));
+	g_free(pa);
+	purple_connection_set_protocol_data(gc, NULL);
+}
+
+void
+parley_account_shutdown(void)
+{
+	parley_kdf_shutdown();
+	if (own_sids != NULL) {
+		g_hash_table_destroy(own_sids);
+		own_sids = NULL;
+	}
+}
+
+int
+parley_account_send_im(PurpleConnection *gc, const char *who, const char *message,
+                       PurpleMessageFlags flags)
+{
+	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
+	GError *error = NULL;
+	ParleyPeer *p;
+	ParleyOutMsg *m;
+	uint8_t id[PARLEY_MSG_ID_LEN];
+	char *text;
+	size_t len;
+
+	p = peer_get(pa, who, &error);
+	if (p == NULL) {
+		purple_conv_present_error(who, pa->account, error->message);
+		g_error_free(error);
+		return -EINVAL;
+	}
+	/* Pidgin's HTML becomes plain text */
+	text = purple_markup_strip_html(message);
+	len = strlen(text);
+	if (len > PARLEY_MAX_TEXT) {
+		parley_wipe(text, len);
+		g_free(text);
+		return -E2BIG;   /* libpurple says: the message is too large */
+	}
+	parley_random_bytes(id, sizeof(id));
+	m = parley_outbox_add(&p->outbox, id, text, len, now_ms());
+	parley_wipe(text, len);
+	g_free(text);
+
+	if (p->conn != NULL) {
+		parley_session_send_message(p->conn->session, m->msg_id, m->text, m->len, now_ms());
+		m->written = TRUE;
+		conn_kick(p->conn);
+	} else {
+		/* queued: connect now, send in order once the session is up */
+		if (!p->told_waiting) {
+			char *note = g_strdup_printf(_("Not connected to %s yet: messages will be sent "
+			                               "once the secure session is up."),
+			                             peer_display(p));
+
+			parley_conv_notice(pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM, note);
+			g_free(note);
+			p->told_waiting = TRUE;
+		}
+		p->hold = FALSE;
+		peer_dial(p);
+	}
+	peer_arm_give_up(p);
+	return 1;
+}
+
+unsigned int
+parley_account_send_typing(PurpleConnection *gc, const char *who, PurpleTypingState state)
+{
+	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
+	ParleyPeer *p = g_hash_table_lookup(pa->peers, who);
+
+	if (p == NULL || p->conn == NULL || !pref_bool("send-typing"))
+		return 0;
+	parley_session_send_typing(p->conn->session, state == PURPLE_TYPING ? 1 :
+	                           state == PURPLE_TYPED ? 2 : 0);
+	conn_kick(p->conn);
+	return 0;
+}
+
+static gboolean
+remove_invalid_buddy_cb(gpointer data)
+{
+	PurpleBuddy *b = data;
+
+	purple_blist_remove_buddy(b);
+	return FALSE;
+}
+
+void
+parley_account_add_buddy(PurpleConnection *gc, PurpleBuddy *buddy)
+{
+	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
+	GError *error = NULL;
+	ParleyPeer *p = peer_get(pa, purple_buddy_get_name(buddy), &error);
+
+	if (p == NULL) {
+		purple_notify_error(gc, _("Add Buddy"), _("This is not a Parley address."),
+		                    error->message);
+		g_error_free(error);
+		/* not from inside libpurple's own add-buddy call */
+		purple_timeout_add(0, remove_invalid_buddy_cb, buddy);
+		return;
+	}
+	p->hold = FALSE;
+	peer_dial(p);
+}
+
+void
+parley_account_remove_buddy(PurpleConnection *gc, PurpleBuddy *buddy)
+{
+	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
+	ParleyPeer *p;
+	GList *l, *next;
+
+	if (pa == NULL)
+		return;
+	p = g_hash_table_lookup(pa->peers, purple_buddy_get_name(buddy));
+	if (p == NULL)
+		return;
+	for (l = pa->conns; l != NULL; l = next) {
+		ParleyConn *c = l->data;
+
+		next = l->next;
+		if (c->peer != p)
+			continue;
+		c->peer = NULL;
+		if (c->session != NULL) {
+			parley_session_close(c->session, 0);
+			conn_flush(c);
+		}
+		conn_destroy(c);
+	}
+	g_hash_table_remove(pa->peers, p->name);
+}
+
+/* ---- actions --------------------------------------------------------- */
+
+static ParleyPeer *
+find_peer(PurpleAccount *account, const char *who)
+{
+	PurpleConnection *gc = purple_account_get_connection(account);
+	ParleyAccount *pa = gc != NULL ? purple_connection_get_protocol_data(gc) : NULL;
+
+	return pa != NULL ? g_hash_table_lookup(pa->peers, who) : NULL;
+}
+
+gboolean
+parley_account_rekey(PurpleAccount *account, const char *who, GString *why_not)
+{
+	ParleyPeer *p = find_peer(account, who);
+	ParleyError err;
+
+	if (p == NULL || p->conn == NULL) {
+		g_string_assign(why_not, _("There is no secure session with this peer right now."));
+		return FALSE;
+	}
+	err = parley_session_rekey(p->conn->session, now_ms());
+	if (err == PARLEY_ERR_BUSY) {
+		g_string_assign(why_not, _("A key rotation is already under way; wait for it to "
+		                           "finish."));
+		return FALSE;
+	}
+	if (err != PARLEY_ERR_NONE) {
+		g_string_assign(why_not, parley_strerror(err));
+		return FALSE;
+	}
+	conn_kick(p->conn);
+	return TRUE;
+}
+
+void
+parley_account_reconnect(PurpleAccount *account, const char *who)
+{
+	PurpleConnection *gc = purple_account_get_connection(account);
+	ParleyAccount *pa = gc != NULL ? purple_connection_get_protocol_data(gc) : NULL;
+	ParleyPeer *p;
+
+	if (pa == NULL)
+		return;
+	p = peer_get(pa, who, NULL);
+	if (p == NULL)
+		return;
+	p->hold = FALSE;
+	p->retry_delay_s = 0;
+	if (p->conn != NULL) {
+		ParleyConn *c = p->conn;
+
+		p->conn = NULL;
+		peer_set_online(p, FALSE);
+		parley_session_close(c->session, 2);
+		conn_kick(c);
+	}
+	peer_dial(p);
+}
+
+void
+parley_account_passphrase_changed(PurpleAccount *account, const char *who)
+{
+	/* a new passphrase deserves a fresh attempt */
+	parley_account_reconnect(account, who);
+}
+
+char *
+parley_account_session_details(PurpleAccount *account, const char *who)
+{
+	ParleyPeer *p = find_peer(account, who);
+	GString *s;
+	char *esc;
+
+	if (p == NULL)
+		return NULL;
+	s = g_string_new(NULL);
+	esc = g_markup_escape_text(peer_display(p), -1);
+	g_string_append_printf(s, _("<b>Peer:</b> %s<br>"), esc);
+	g_free(esc);
+	esc = g_markup_escape_text(p->name, -1);
+	g_string_append_printf(s, _("<b>Address:</b> %s"), esc);
+	g_free(esc);
+	if (p->conn != NULL && p->conn->remote_ip != NULL) {
+		esc = g_markup_escape_text(p->conn->remote_ip, -1);
+		g_string_append_printf(s, " (%s)", esc);
+		g_free(esc);
+	}
+	g_string_append(s, "<br>");
+	if (p->conn == NULL) {
+		g_string_append(s, _("<b>Session:</b> none (not connected)<br>"));
+	} else {
+		ParleySession *ss = p->conn->session;
+
+		g_string_append(s, _("<b>Protocol:</b> Parley version 1 (CPace over X25519)<br>"));
+		g_string_append(s, _("<b>Cipher:</b> AES-256-GCM, keys rotated by X25519 ratchet<br>"));
+		g_string_append_printf(s, _("<b>Current epoch:</b> %u<br>"),
+		                       parley_session_send_epoch(ss));
+		g_string_append_printf(s, _("<b>Messages since the last rekey:</b> %u<br>"),
+		                       parley_session_messages_in_epoch(ss));
+		g_string_append_printf(s, _("<b>Verification code:</b> %s<br>"),
+		                       parley_session_code(ss));
+		g_string_append_printf(s, _("<b>Started by:</b> %s<br>"),
+		                       p->conn->initiator ? _("you") : _("the peer"));
+	}
+	if (parley_outbox_len(&p->outbox) > 0)
+		g_string_append_printf(s, _("<b>Messages waiting for delivery:</b> %u<br>"),
+		                       parley_outbox_len(&p->outbox));
+	return g_string_free(s, FALSE);
+}
+
+void
+parley_account_tooltip(PurpleBuddy *buddy, PurpleNotifyUserInfo *info)
+{
+	ParleyPeer *p = find_peer(purple_buddy_get_account(buddy), purple_buddy_get_name(buddy));
+	char *v;
+
+	if (p == NULL || p->conn == NULL)
+		return;
+	if (p->announced != NULL)
+		purple_notify_user_info_add_pair_plaintext(info, _("Name"), p->announced);
+	v = g_strdup_printf("%u", parley_session_send_epoch(p->conn->session));
+	purple_notify_user_info_add_pair_plaintext(info, _("Epoch"), v);
+	g_free(v);
+	purple_notify_user_info_add_pair_plaintext(info, _("Verification code"),
+	                                           parley_session_code(p->conn->session));
+}
+
+void
+parley_account_conversation_created(PurpleConversation *conv)
+{
+	PurpleAccount *account = purple_conversation_get_account(conv);
+	ParleyPeer *p;
+	char *text;
+
+	if (purple_conversation_get_type(conv) != PURPLE_CONV_TYPE_IM ||
+	    strcmp(purple_account_get_protocol_id(account), PARLEY_PRPL_ID) != 0)
+		return;
+	p = find_peer(account, purple_conversation_get_name(conv));
+	if (p == NULL || p->conn == NULL)
+		return;
+	text = established_text(p, parley_session_code(p->conn->session));
+	parley_conv_notice(account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM | PURPLE_MESSAGE_NO_LOG,
+	                   text);
+	g_free(text);
+}

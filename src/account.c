@@ -25,6 +25,7 @@
 
 #include "account.h"
 #include "address.h"
+#include "classic.h"
 #include "constants.h"
 #include "crypto.h"
 #include "guard.h"
@@ -44,6 +45,7 @@ struct ParleyAccount {
 	PurpleNetworkListenData *listen_data[2];
 	int listen_fd[2];
 	guint listen_watch[2];
+	gboolean classic;           /* speaks classic mode (§11) only */
 	GHashTable *peers;          /* buddy name -> ParleyPeer* */
 	GList *conns;               /* ParleyConn* */
 	GList *kdf_requests;        /* KdfRequest* */
@@ -83,7 +85,9 @@ struct ParleyConn {
 	gint64 timer_at;
 	guint kick;
 	PurpleProxyConnectData *connect_data;
-	ParleySession *session;
+	ParleySession *session;     /* native mode, or */
+	ParleyClassic *classic;     /* classic mode (§11) */
+	gboolean undecrypt_told;    /* "could not decrypt" said for this run */
 	char *remote_ip;
 	gboolean established;
 	gboolean admitted;          /* counted by the guard */
@@ -103,6 +107,7 @@ struct KdfRequest {
 	uint8_t tag[32];            /* HMAC(salt || iterations, passphrase) */
 	uint8_t salt[PARLEY_SALT_LEN];
 	guint32 iterations;
+	size_t out_len;
 	uint8_t *pass;              /* secure copy, for the cache */
 	size_t pass_len;
 	ParleyKdfJob *job;
@@ -119,6 +124,7 @@ static void conn_destroy(ParleyConn *c);
 static void peer_dial(ParleyPeer *p);
 static void peer_schedule_retry(ParleyPeer *p);
 static void peer_arm_give_up(ParleyPeer *p);
+static void classic_report_unsent(ParleyPeer *p);
 
 static gint64
 now_ms(void)
@@ -195,6 +201,93 @@ established_text(ParleyPeer *p, const char *code)
 	                       peer_display(p), code, peer_display(p));
 }
 
+/* ---- the protocol engine of a connection: native or classic --------- */
+
+static gboolean
+eng_exists(const ParleyConn *c)
+{
+	return c->session != NULL || c->classic != NULL;
+}
+
+static void
+eng_feed(ParleyConn *c, const uint8_t *data, size_t len)
+{
+	if (c->classic != NULL)
+		parley_classic_feed(c->classic, data, len, now_ms());
+	else
+		parley_session_feed(c->session, data, len, now_ms());
+}
+
+static void
+eng_eof(ParleyConn *c)
+{
+	if (c->classic != NULL)
+		parley_classic_eof(c->classic);
+	else
+		parley_session_eof(c->session, now_ms());
+}
+
+static gboolean
+eng_closed(const ParleyConn *c)
+{
+	if (c->classic != NULL)
+		return parley_classic_is_closed(c->classic);
+	return parley_session_state(c->session) == PARLEY_SESSION_CLOSED;
+}
+
+/* Close from our side: BYE with reason on a native session. */
+static void
+eng_close(ParleyConn *c, int bye_reason)
+{
+	if (c->classic != NULL)
+		parley_classic_close(c->classic);
+	else if (c->session != NULL)
+		parley_session_close(c->session, bye_reason);
+}
+
+static gint64
+eng_tick(ParleyConn *c)
+{
+	if (c->classic != NULL)
+		return parley_classic_tick(c->classic, now_ms());
+	return parley_session_tick(c->session, now_ms());
+}
+
+static gboolean
+eng_next_event(ParleyConn *c, ParleyEvent *ev)
+{
+	if (c->classic != NULL)
+		return parley_classic_next_event(c->classic, ev);
+	return parley_session_next_event(c->session, ev);
+}
+
+static GByteArray *
+eng_output(ParleyConn *c)
+{
+	return c->classic != NULL ? parley_classic_output(c->classic)
+	                          : parley_session_output(c->session);
+}
+
+static void
+eng_provide(ParleyConn *c, guint kdf_id, const uint8_t *out, size_t len)
+{
+	if (c->classic != NULL)
+		parley_classic_provide_kdf(c->classic, kdf_id, out, len, now_ms());
+	else
+		parley_session_provide_prs(c->session, kdf_id, out, now_ms());
+}
+
+/* Hand one message to an established connection. */
+static void
+eng_send(ParleyConn *c, ParleyOutMsg *m)
+{
+	if (c->classic != NULL)
+		parley_classic_send(c->classic, m->text, m->len, now_ms());
+	else
+		parley_session_send_message(c->session, m->msg_id, m->text, m->len, now_ms());
+	m->written = TRUE;
+}
+
 /* ---- PBKDF2 requests ----------------------------------------------------- */
 
 static void
@@ -216,7 +309,8 @@ kdf_done(const uint8_t *out, size_t out_len, gboolean ok, gpointer data)
 
 	r->waiters = NULL;
 	r->job = NULL;
-	if (ok)
+	/* classic salts are fresh for every key: nothing worth caching */
+	if (ok && r->out_len == PARLEY_PRS_LEN)
 		parley_prs_cache_store(r->pa->prs_cache, r->pass, r->pass_len, r->salt,
 		                       r->iterations, out);
 	for (l = waiters; l != NULL; l = l->next) {
@@ -224,10 +318,10 @@ kdf_done(const uint8_t *out, size_t out_len, gboolean ok, gpointer data)
 
 		c->kdf = NULL;
 		if (!ok) {
-			parley_session_close(c->session, 2);
+			eng_close(c, 2);
 		} else {
-			parley_session_provide_prs(c->session, c->kdf_id, out, now_ms());
-			if (!c->initiator)
+			eng_provide(c, c->kdf_id, out, out_len);
+			if (!c->initiator && c->session != NULL)
 				c->hs2_sent = TRUE;
 		}
 		/* processed from the main loop, one at a time */
@@ -275,7 +369,10 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	ParleyAccount *pa = c->pa;
 	ParleyError err;
 	size_t len;
-	uint8_t *pass = parley_passphrase_nfc(passphrase_for(pa, c->peer), &len, &err);
+	/* §3 NFC UTF-8 natively; §11 NFC then Latin-1 in classic mode */
+	uint8_t *pass = c->classic != NULL ?
+		parley_classic_passphrase(passphrase_for(pa, c->peer), &len, &err) :
+		parley_passphrase_nfc(passphrase_for(pa, c->peer), &len, &err);
 	uint8_t prs[PARLEY_PRS_LEN];
 	uint8_t tagkey[PARLEY_SALT_LEN + 4];
 	uint8_t tag[32];
@@ -283,11 +380,11 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	GList *l;
 
 	if (pass == NULL) {
-		parley_session_close(c->session, 2);
+		eng_close(c, 2);
 		return;
 	}
 	c->kdf_id = ev->kdf_id;
-	if (parley_prs_cache_lookup(pa->prs_cache, pass, len, ev->kdf_salt,
+	if (c->session != NULL && parley_prs_cache_lookup(pa->prs_cache, pass, len, ev->kdf_salt,
 	                            ev->kdf_iterations, prs)) {
 		parley_secure_free(pass, len);
 		parley_session_provide_prs(c->session, ev->kdf_id, prs, now_ms());
@@ -303,7 +400,7 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	for (l = pa->kdf_requests; l != NULL; l = l->next) {
 		KdfRequest *q = l->data;
 
-		if (q->iterations == ev->kdf_iterations &&
+		if (q->iterations == ev->kdf_iterations && q->out_len == ev->kdf_len &&
 		    parley_ct_equal(q->tag, tag, sizeof(tag))) {
 			r = q;
 			break;
@@ -311,7 +408,8 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (r == NULL) {
 		/* §9: a stranger may not make us run more than 2 PBKDF2 at once */
-		if (!c->initiator && parley_kdf_busy() >= PARLEY_MAX_KDF_RUNNING) {
+		if (!c->initiator && c->session != NULL &&
+		    parley_kdf_busy() >= PARLEY_MAX_KDF_RUNNING) {
 			parley_secure_free(pass, len);
 			parley_session_refuse(c->session, PARLEY_ERR_BUSY, NULL);
 			return;
@@ -321,11 +419,12 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 		memcpy(r->tag, tag, sizeof(tag));
 		memcpy(r->salt, ev->kdf_salt, PARLEY_SALT_LEN);
 		r->iterations = ev->kdf_iterations;
+		r->out_len = ev->kdf_len;
 		r->pass = pass;
 		r->pass_len = len;
 		pass = NULL;
 		r->job = parley_kdf_submit(r->pass, r->pass_len, r->salt, PARLEY_SALT_LEN,
-		                           r->iterations, PARLEY_PRS_LEN, kdf_done, r);
+		                           r->iterations, r->out_len, kdf_done, r);
 		pa->kdf_requests = g_list_prepend(pa->kdf_requests, r);
 	}
 	if (pass != NULL)
@@ -383,7 +482,10 @@ peer_set_online(ParleyPeer *p, gboolean online)
 {
 	if (!peer_is_buddy(p))
 		return;
-	purple_prpl_got_user_status(p->pa->account, p->name, online ? "available" : "offline",
+	/* classic peers are never probed (the original tool accepts one
+	 * connection only): without a session their presence is unknown */
+	purple_prpl_got_user_status(p->pa->account, p->name,
+	                            online ? "available" : p->pa->classic ? "unknown" : "offline",
 	                            NULL);
 }
 
@@ -433,6 +535,11 @@ peer_schedule_retry(ParleyPeer *p)
 	if (p->pa->closing || p->hold || p->conn != NULL || p->dialing != NULL ||
 	    p->retry_timer != 0)
 		return;
+	if (p->pa->classic) {
+		/* no redialling in classic mode: report what could not go */
+		classic_report_unsent(p);
+		return;
+	}
 	/* only buddies are redialled by themselves, or a stranger we owe messages */
 	if (!peer_is_buddy(p) && parley_outbox_len(&p->outbox) == 0)
 		return;
@@ -528,6 +635,13 @@ conn_start_session(ParleyConn *c)
 	ParleyAccount *pa = c->pa;
 	ParleySessionConfig cfg = { 0 };
 
+	if (pa->classic) {
+		/* §11: the listener sends its salt at once; the connector reads it */
+		c->classic = parley_classic_new(c->initiator ? PARLEY_CLASSIC_CONNECTOR
+		                                             : PARLEY_CLASSIC_LISTENER,
+		                                NULL, NULL, now_ms());
+		return;
+	}
 	cfg.initiator = c->initiator;
 	cfg.name = pa->name;
 	cfg.listen_port = pa->listen_port;
@@ -574,9 +688,9 @@ conn_flush(ParleyConn *c)
 	GByteArray *out;
 	gsize done = 0;
 
-	if (c->session == NULL || c->fd < 0)
+	if (!eng_exists(c) || c->fd < 0)
 		return;
-	out = parley_session_output(c->session);
+	out = eng_output(c);
 	while (done < out->len) {
 		ssize_t n = send(c->fd, out->data + done, out->len - done, MSG_NOSIGNAL);
 
@@ -592,7 +706,7 @@ conn_flush(ParleyConn *c)
 		purple_debug_info(PARLEY_DEBUG, "conn %u: send failed: %s\n", c->id,
 		                  g_strerror(errno));
 		done = out->len;
-		parley_session_eof(c->session, now_ms());
+		eng_eof(c);
 		break;
 	}
 	if (done > 0)
@@ -654,6 +768,88 @@ conn_arm_timer(ParleyConn *c, gint64 next)
 	c->timer = purple_timeout_add((guint) MAX(next - now, 0) + 1, conn_timer_cb, c);
 }
 
+/* ---- classic mode (§11) ------------------------------------------------- */
+
+static const char *
+classic_warning(void)
+{
+	return _("Classic mode: this conversation uses the original tool's protocol, "
+	         "which does not protect you the way Parley does. It has no forward "
+	         "secrecy (a leaked passphrase exposes recorded messages), no protection "
+	         "against replayed messages, and its key changes and salt are not "
+	         "authenticated. Anyone who records one message can try passphrases "
+	         "offline. A wrong passphrase only shows up as messages that cannot be "
+	         "decrypted.");
+}
+
+static void
+classic_established(ParleyConn *c)
+{
+	ParleyPeer *p = c->peer;
+	GList *l;
+
+	/* one connection per peer: the newest serves */
+	if (p->conn != NULL && p->conn != c) {
+		eng_close(p->conn, 2);
+		conn_kick(p->conn);
+	}
+	p->conn = c;
+	peer_set_online(p, TRUE);
+	purple_debug_info(PARLEY_DEBUG, "conn %u: classic session up\n", c->id);
+	parley_conv_notice(c->pa->account, p->name, TRUE, PURPLE_MESSAGE_SYSTEM,
+	                   classic_warning());
+	/* messages typed while connecting go out in order (after the
+	 * 2-second start the core keeps) */
+	for (l = p->outbox.msgs.head; l != NULL; l = l->next) {
+		ParleyOutMsg *m = l->data;
+
+		if (!m->written)
+			eng_send(c, m);
+	}
+}
+
+/* Classic mode has no acknowledgements: a message is done once it is on
+ * the wire, which is all the original tool's protocol can promise. */
+static void
+classic_check_written(ParleyConn *c)
+{
+	ParleyPeer *p = c->peer;
+	GList *l, *next;
+
+	if (p == NULL || p->conn != c || parley_classic_queued(c->classic) > 0 ||
+	    eng_output(c)->len > 0)
+		return;
+	for (l = p->outbox.msgs.head; l != NULL; l = next) {
+		ParleyOutMsg *m = l->data;
+
+		next = l->next;
+		if (m->written) {
+			g_queue_delete_link(&p->outbox.msgs, l);
+			parley_out_msg_free(m);
+		}
+	}
+	peer_arm_give_up(p);
+}
+
+/* A classic peer we could not reach or lost with messages not yet on the
+ * wire: say so with their text (the original tool listens only once, so
+ * Parley does not keep redialling it). */
+static void
+classic_report_unsent(ParleyPeer *p)
+{
+	ParleyOutMsg *m;
+
+	while ((m = g_queue_pop_head(&p->outbox.msgs)) != NULL) {
+		char *text = g_strdup_printf(_("Message to %s could not be sent: \"%s\""),
+		                             peer_display(p), m->text);
+
+		parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
+		g_free(text);
+		parley_out_msg_free(m);
+	}
+	peer_arm_give_up(p);
+}
+
 /* ---- connections: events -------------------------------------------- */
 
 static void
@@ -671,8 +867,12 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 		parley_guard_finish(pa->guard, c->remote_ip, PARLEY_GUARD_SUCCEEDED, now_ms());
 		c->admitted = FALSE;
 	}
+	if (p == NULL && c->classic != NULL)
+		/* §11: the original tool announces nothing: match by address */
+		p = c->peer = peer_for_incoming(pa, c->remote_ip, 0);
 	if (p == NULL) {
-		/* a stranger who knows the passphrase: appears under its address */
+		/* a stranger who knows the passphrase (or, in classic mode,
+		 * anyone): appears under its address */
 		char *name = parley_address_format(c->remote_ip,
 		                                   ev->peer_listen_port != 0 ? ev->peer_listen_port
 		                                                             : PARLEY_DEFAULT_PORT);
@@ -682,13 +882,17 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 			p = peer_get(pa, name, NULL);
 		g_free(name);
 		if (p == NULL) {
-			parley_session_close(c->session, 2);
+			eng_close(c, 2);
 			return;
 		}
 		c->peer = p;
 	}
 	if (p->dialing == c)
 		p->dialing = NULL;
+	if (c->classic != NULL) {
+		classic_established(c);
+		return;
+	}
 
 	/* §9: two sessions between the same peers - both keep the smaller sid */
 	if (p->conn != NULL && p->conn != c) {
@@ -697,11 +901,11 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 		purple_debug_info(PARLEY_DEBUG, "conn %u and %u: duplicate, keeping one\n",
 		                  old->id, c->id);
 		if (memcmp(old->sid, c->sid, PARLEY_SID_LEN) < 0) {
-			parley_session_close(c->session, 1);
+			eng_close(c, 1);
 			return;
 		}
 		p->conn = NULL;
-		parley_session_close(old->session, 1);
+		eng_close(old, 1);
 		conn_kick(old);
 	}
 	p->conn = c;
@@ -726,12 +930,8 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 	p->told_waiting = FALSE;
 
 	/* §7: everything not acknowledged goes (again), in order, same msg_id */
-	for (l = p->outbox.msgs.head; l != NULL; l = l->next) {
-		ParleyOutMsg *m = l->data;
-
-		parley_session_send_message(c->session, m->msg_id, m->text, m->len, now_ms());
-		m->written = TRUE;
-	}
+	for (l = p->outbox.msgs.head; l != NULL; l = l->next)
+		eng_send(c, l->data);
 }
 
 static char *
@@ -815,7 +1015,8 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 
 		p->conn = NULL;
 		peer_set_online(p, FALSE);
-		if (!pa->closing && !(ev->error == PARLEY_ERR_BYE && ev->bye_reason == 1)) {
+		if (!pa->closing && !pa->classic &&
+		    !(ev->error == PARLEY_ERR_BYE && ev->bye_reason == 1)) {
 			char *text;
 
 			if (ev->error == PARLEY_ERR_BYE && ev->bye_reason == 0)
@@ -834,9 +1035,15 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 			}
 			parley_conv_notice(pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM, text);
 			g_free(text);
+		} else if (!pa->closing && pa->classic) {
+			char *text = g_strdup_printf(_("Classic session with %s ended."),
+			                             peer_display(p));
+
+			parley_conv_notice(pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM, text);
+			g_free(text);
 		}
 	}
-	if (!pa->closing && c->established && ev->error == PARLEY_ERR_NONE)
+	if (!pa->closing && c->established && ev->error == PARLEY_ERR_NONE && !pa->classic)
 		return;          /* we closed it ourselves (remove, reconnect) */
 	if (!pa->closing && p->conn == NULL)
 		peer_schedule_retry(p);
@@ -886,8 +1093,10 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		break;
 	case PARLEY_EV_MESSAGE:
 		p = c->peer;
-		/* §7: a repeat after a reconnect is acknowledged, not shown */
-		if (p != NULL && parley_seen_add(&p->seen, ev->msg_id)) {
+		c->undecrypt_told = FALSE;
+		/* §7: a repeat after a reconnect is acknowledged, not shown
+		 * (classic mode has no msg_id: every frame is new) */
+		if (p != NULL && (c->classic != NULL || parley_seen_add(&p->seen, ev->msg_id))) {
 			char *esc = purple_markup_escape_text(ev->text, (gssize) ev->text_len);
 			char *html = purple_strreplace(esc, "\n", "<br>");
 
@@ -914,11 +1123,13 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 	case PARLEY_EV_REKEYED:
 		purple_debug_info(PARLEY_DEBUG, "conn %u: epoch %u\n", c->id, ev->epoch);
 		if (c->peer != NULL && pref_bool("announce-rekeys")) {
+			/* classic keys count from 1 (the salt's); show epochs from 0 */
+			guint epoch = c->classic != NULL ? ev->epoch - 1 : ev->epoch;
 			char *text = ev->by_peer ?
 				g_strdup_printf(_("Session key rotated (asked by %s); epoch %u."),
-				                peer_display(c->peer), ev->epoch) :
+				                peer_display(c->peer), epoch) :
 				g_strdup_printf(_("Session key rotated (asked by you); epoch %u."),
-				                ev->epoch);
+				                epoch);
 
 			parley_conv_notice(pa->account, c->peer->name, FALSE, PURPLE_MESSAGE_SYSTEM, text);
 			g_free(text);
@@ -931,6 +1142,16 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		conn_closed(c, ev);
 		break;
 	case PARLEY_EV_UNDECRYPTABLE:
+		/* once per run of failures; the session goes on (§11) */
+		if (c->peer != NULL && !c->undecrypt_told) {
+			char *text = g_strdup_printf(_("A message from %s could not be decrypted - "
+			                               "do the passphrases match?"),
+			                             peer_display(c->peer));
+
+			parley_conv_notice(pa->account, c->peer->name, TRUE, PURPLE_MESSAGE_ERROR, text);
+			g_free(text);
+			c->undecrypt_told = TRUE;
+		}
 		break;
 	}
 }
@@ -943,14 +1164,14 @@ conn_process(ParleyConn *c)
 	ParleyEvent ev;
 	gint64 next;
 
-	if (c->session == NULL)
+	if (!eng_exists(c))
 		return TRUE;
 	for (;;) {
 		gboolean any = FALSE;
 
 		/* timers first: they may add events and output too */
-		next = parley_session_tick(c->session, now_ms());
-		while (parley_session_next_event(c->session, &ev)) {
+		next = eng_tick(c);
+		while (eng_next_event(c, &ev)) {
 			conn_handle_event(c, &ev);
 			parley_event_clear(&ev);
 			any = TRUE;
@@ -959,10 +1180,12 @@ conn_process(ParleyConn *c)
 		if (!any)
 			break;
 	}
-	if (parley_session_state(c->session) == PARLEY_SESSION_CLOSED) {
+	if (eng_closed(c)) {
 		conn_destroy(c);
 		return FALSE;
 	}
+	if (c->classic != NULL)
+		classic_check_written(c);
 	conn_arm_timer(c, next);
 	return TRUE;
 }
@@ -974,11 +1197,11 @@ conn_read_cb(gpointer data, gint fd, PurpleInputCondition cond)
 	uint8_t buf[16384];
 	int rounds = 0;
 
-	while (parley_session_state(c->session) != PARLEY_SESSION_CLOSED) {
+	while (!eng_closed(c)) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
 		if (n > 0) {
-			parley_session_feed(c->session, buf, (size_t) n, now_ms());
+			eng_feed(c, buf, (size_t) n);
 			/* let other connections have their turn */
 			if ((size_t) n < sizeof(buf) || ++rounds >= 8)
 				break;
@@ -988,7 +1211,7 @@ conn_read_cb(gpointer data, gint fd, PurpleInputCondition cond)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		parley_session_eof(c->session, now_ms());
+		eng_eof(c);
 		break;
 	}
 	conn_process(c);
@@ -1027,6 +1250,7 @@ conn_destroy(ParleyConn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	parley_session_free(c->session);
+	parley_classic_free(c->classic);
 	pa->conns = g_list_remove(pa->conns, c);
 	purple_debug_info(PARLEY_DEBUG, "conn %u: closed\n", c->id);
 	g_free(c->remote_ip);
@@ -1109,7 +1333,7 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 		conn_start_session(c);
 		c->read_watch = purple_input_add(cfd, PURPLE_INPUT_READ, conn_read_cb, c);
 		purple_debug_info(PARLEY_DEBUG, "conn %u: accepted\n", c->id);
-		conn_arm_timer(c, parley_session_tick(c->session, now_ms()));
+		conn_process(c);
 	}
 }
 
@@ -1183,6 +1407,7 @@ parley_account_login(PurpleAccount *account)
 	uint8_t *pass;
 	int port, iterations;
 	GSList *buddies, *l;
+	gboolean classic;
 
 	if (username == NULL || *username == '\0' || strlen(username) > PARLEY_NAME_MAX ||
 	    !g_utf8_validate(username, -1, NULL)) {
@@ -1190,11 +1415,19 @@ parley_account_login(PurpleAccount *account)
 			_("The account name must be 1 to 64 bytes of text."));
 		return;
 	}
-	pass = parley_passphrase_nfc(password, &len, &err);
+	classic = g_strcmp0(purple_account_get_string(account, PARLEY_OPT_PROTOCOL, "parley"),
+	                    "classic") == 0;
+	pass = classic ? parley_classic_passphrase(password, &len, &err)
+	               : parley_passphrase_nfc(password, &len, &err);
 	if (pass == NULL) {
 		purple_connection_error_reason(gc, PURPLE_CONNECTION_ERROR_INVALID_SETTINGS,
 			err == PARLEY_ERR_PASSPHRASE_EMPTY ?
 			_("Parley needs a passphrase: enter it as the account's password.") :
+			err == PARLEY_ERR_NOT_LATIN1 ?
+			_("Classic mode cannot use this passphrase: the original tool encodes "
+			  "passphrases as Latin-1, and this one has a character outside it (above "
+			  "U+00FF). Choose a passphrase of Latin-1 characters, or use Parley's own "
+			  "protocol.") :
 			_("The passphrase is not valid text."));
 		return;
 	}
@@ -1205,6 +1438,7 @@ parley_account_login(PurpleAccount *account)
 	pa->gc = gc;
 	purple_connection_set_protocol_data(gc, pa);
 	pa->name = g_strdup(username);
+	pa->classic = classic;
 	pa->listen_fd[0] = pa->listen_fd[1] = -1;
 	pa->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                  (GDestroyNotify) peer_free);
@@ -1247,13 +1481,19 @@ parley_account_login(PurpleAccount *account)
 	}
 	purple_connection_set_state(gc, PURPLE_CONNECTED);
 
-	/* connect to every buddy */
+	/* connect to every buddy; classic buddies are not probed (the
+	 * original tool accepts one connection and never listens again):
+	 * they are dialled when the user writes to them */
 	buddies = purple_find_buddies(account, NULL);
 	for (l = buddies; l != NULL; l = l->next) {
 		PurpleBuddy *b = l->data;
 		ParleyPeer *p = peer_get(pa, purple_buddy_get_name(b), NULL);
 
-		if (p != NULL)
+		if (p == NULL)
+			continue;
+		if (classic)
+			peer_set_online(p, FALSE);
+		else
 			peer_dial(p);
 	}
 	g_slist_free(buddies);
@@ -1272,8 +1512,8 @@ parley_account_close(PurpleConnection *gc)
 	while (pa->conns != NULL) {
 		ParleyConn *c = pa->conns->data;
 
-		if (c->session != NULL) {
-			parley_session_close(c->session, 0);
+		if (eng_exists(c)) {
+			eng_close(c, 0);
 			conn_flush(c);
 		}
 		conn_destroy(c);
@@ -1337,8 +1577,7 @@ parley_account_send_im(PurpleConnection *gc, const char *who, const char *messag
 	g_free(text);
 
 	if (p->conn != NULL) {
-		parley_session_send_message(p->conn->session, m->msg_id, m->text, m->len, now_ms());
-		m->written = TRUE;
+		eng_send(p->conn, m);
 		conn_kick(p->conn);
 	} else {
 		/* queued: connect now, send in order once the session is up */
@@ -1364,7 +1603,8 @@ parley_account_send_typing(PurpleConnection *gc, const char *who, PurpleTypingSt
 	ParleyAccount *pa = purple_connection_get_protocol_data(gc);
 	ParleyPeer *p = g_hash_table_lookup(pa->peers, who);
 
-	if (p == NULL || p->conn == NULL || !pref_bool("send-typing"))
+	/* classic mode has no typing notifications */
+	if (p == NULL || p->conn == NULL || p->conn->session == NULL || !pref_bool("send-typing"))
 		return 0;
 	parley_session_send_typing(p->conn->session, state == PURPLE_TYPING ? 1 :
 	                           state == PURPLE_TYPED ? 2 : 0);
@@ -1419,8 +1659,8 @@ parley_account_remove_buddy(PurpleConnection *gc, PurpleBuddy *buddy)
 		if (c->peer != p)
 			continue;
 		c->peer = NULL;
-		if (c->session != NULL) {
-			parley_session_close(c->session, 0);
+		if (eng_exists(c)) {
+			eng_close(c, 0);
 			conn_flush(c);
 		}
 		conn_destroy(c);
@@ -1449,7 +1689,8 @@ parley_account_rekey(PurpleAccount *account, const char *who, GString *why_not)
 		g_string_assign(why_not, _("There is no secure session with this peer right now."));
 		return FALSE;
 	}
-	err = parley_session_rekey(p->conn->session, now_ms());
+	err = p->conn->classic != NULL ? parley_classic_rekey(p->conn->classic, now_ms())
+	                               : parley_session_rekey(p->conn->session, now_ms());
 	if (err == PARLEY_ERR_BUSY) {
 		g_string_assign(why_not, _("A key rotation is already under way; wait for it to "
 		                           "finish."));
@@ -1482,7 +1723,7 @@ parley_account_reconnect(PurpleAccount *account, const char *who)
 
 		p->conn = NULL;
 		peer_set_online(p, FALSE);
-		parley_session_close(c->session, 2);
+		eng_close(c, 2);
 		conn_kick(c);
 	}
 	peer_dial(p);
@@ -1519,6 +1760,18 @@ parley_account_session_details(PurpleAccount *account, const char *who)
 	g_string_append(s, "<br>");
 	if (p->conn == NULL) {
 		g_string_append(s, _("<b>Session:</b> none (not connected)<br>"));
+	} else if (p->conn->classic != NULL) {
+		ParleyClassic *cl = p->conn->classic;
+
+		g_string_append(s, _("<b>Protocol:</b> Classic (the original tool's; no forward "
+		                     "secrecy, no replay protection)<br>"));
+		g_string_append(s, _("<b>Cipher:</b> AES-128-GCM, keys from PBKDF2 over the "
+		                     "passphrase<br>"));
+		g_string_append_printf(s, _("<b>Current epoch:</b> %u<br>"),
+		                       parley_classic_key_generation(cl) - 1);
+		g_string_append_printf(s, _("<b>Messages since the last rekey:</b> %u<br>"),
+		                       parley_classic_sent_since_rekey(cl));
+		g_string_append(s, _("<b>Verification code:</b> none in classic mode<br>"));
 	} else {
 		ParleySession *ss = p->conn->session;
 
@@ -1547,6 +1800,11 @@ parley_account_tooltip(PurpleBuddy *buddy, PurpleNotifyUserInfo *info)
 
 	if (p == NULL || p->conn == NULL)
 		return;
+	if (p->conn->classic != NULL) {
+		purple_notify_user_info_add_pair_plaintext(info, _("Protocol"),
+		                                           _("Classic (original tool)"));
+		return;
+	}
 	if (p->announced != NULL)
 		purple_notify_user_info_add_pair_plaintext(info, _("Name"), p->announced);
 	v = g_strdup_printf("%u", parley_session_send_epoch(p->conn->session));
@@ -1569,6 +1827,11 @@ parley_account_conversation_created(PurpleConversation *conv)
 	p = find_peer(account, purple_conversation_get_name(conv));
 	if (p == NULL || p->conn == NULL)
 		return;
+	if (p->conn->classic != NULL) {
+		parley_conv_notice(account, p->name, FALSE,
+		                   PURPLE_MESSAGE_SYSTEM | PURPLE_MESSAGE_NO_LOG, classic_warning());
+		return;
+	}
 	text = established_text(p, parley_session_code(p->conn->session));
 	parley_conv_notice(account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM | PURPLE_MESSAGE_NO_LOG,
 	                   text);

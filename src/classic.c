@@ -685,6 +685,41 @@ parley_classic_tick(ParleyClassic *c, gint64 now_ms)
 	return -1;                          /* waiting for the first key */
 }
 
+/* The end of the connection, without an ERROR (nothing went wrong). */
+static void
+end(ParleyClassic *c, ParleyError why)
+{
+	ParleyEvent *ev;
+
+	if (c->closed)
+		return;
+	ev = push_event(c, PARLEY_EV_CLOSED);
+	ev->error = why;
+	c->closed = TRUE;
+	drop_all(c);
+}
+
+void
+parley_classic_eof(ParleyClassic *c)
+{
+	g_return_if_fail(c != NULL);
+	end(c, PARLEY_ERR_CLOSED);
+}
+
+void
+parley_classic_close(ParleyClassic *c)
+{
+	g_return_if_fail(c != NULL);
+	end(c, PARLEY_ERR_NONE);
+}
+
+gboolean
+parley_classic_is_closed(const ParleyClassic *c)
+{
+	g_return_val_if_fail(c != NULL, TRUE);
+	return c->closed;
+}
+
 gboolean
 parley_classic_next_event(ParleyClassic *c, ParleyEvent *ev)
 {

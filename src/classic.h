@@ -53,6 +53,13 @@ ParleyError parley_classic_rekey(ParleyClassic *c, gint64 now_ms);
  * -1 if it needs no timer. */
 gint64 parley_classic_tick(ParleyClassic *c, gint64 now_ms);
 
+/* The peer closed the TCP connection: CLOSED (PARLEY_ERR_CLOSED). */
+void parley_classic_eof(ParleyClassic *c);
+/* Close it ourselves: CLOSED (PARLEY_ERR_NONE); queued messages are dropped
+ * (the caller knows which it handed over, see parley_classic_queued). */
+void parley_classic_close(ParleyClassic *c);
+gboolean parley_classic_is_closed(const ParleyClassic *c);
+
 gboolean parley_classic_next_event(ParleyClassic *c, ParleyEvent *ev);
 GByteArray *parley_classic_output(ParleyClassic *c);
 

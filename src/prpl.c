@@ -28,6 +28,10 @@ parley_list_icon(PurpleAccount *account, PurpleBuddy *buddy)
 static char *
 parley_status_text(PurpleBuddy *buddy)
 {
+	PurplePresence *presence = purple_buddy_get_presence(buddy);
+
+	if (purple_presence_is_status_active(presence, "unknown"))
+		return g_strdup(_("Classic mode: presence unknown"));
 	return NULL;
 }
 
@@ -46,6 +50,9 @@ parley_status_types(PurpleAccount *account)
 	                      "available", NULL, TRUE, TRUE, FALSE));
 	types = g_list_append(types, purple_status_type_new_full(PURPLE_STATUS_OFFLINE,
 	                      "offline", NULL, TRUE, TRUE, FALSE));
+	/* classic-mode buddies: never probed, so their presence is unknown */
+	types = g_list_append(types, purple_status_type_new_full(PURPLE_STATUS_AWAY,
+	                      "unknown", _("Presence unknown"), FALSE, FALSE, FALSE));
 	return types;
 }
 
@@ -301,6 +308,21 @@ init_plugin(PurplePlugin *plugin)
 	info.summary = _(info.summary);
 	info.description = _(info.description);
 
+	{
+		GList *protocols = NULL;
+		PurpleKeyValuePair *kv;
+
+		kv = g_new0(PurpleKeyValuePair, 1);
+		kv->key = g_strdup(_("Parley (secure)"));
+		kv->value = g_strdup("parley");
+		protocols = g_list_append(protocols, kv);
+		kv = g_new0(PurpleKeyValuePair, 1);
+		kv->key = g_strdup(_("Classic (original Python tool)"));
+		kv->value = g_strdup("classic");
+		protocols = g_list_append(protocols, kv);
+		opt = purple_account_option_list_new(_("Protocol"), PARLEY_OPT_PROTOCOL, protocols);
+		prpl_info.protocol_options = g_list_append(prpl_info.protocol_options, opt);
+	}
 	opt = purple_account_option_int_new(_("Listen port"), PARLEY_OPT_PORT,
 	                                    PARLEY_DEFAULT_PORT);
 	prpl_info.protocol_options = g_list_append(prpl_info.protocol_options, opt);

@@ -37,13 +37,6 @@
 #include "crypto.h"
 #include "frame.h"
 
-/* Limits on what a peer can make us hold, beyond §11 itself (a flood of
- * rekeys would otherwise queue unbounded PBKDF2 work, and frames sent while
- * a key derives would be buffered without bound).  Honest peers stay far
- * below: a rekey every 20 messages, a derivation of well under a second.
- * TODO(lead): move to constants.h with the other limits. */
-#define CLASSIC_MAX_PENDING_KDF   PARLEY_CLASSIC_KEY_WINDOW
-#define CLASSIC_MAX_QUEUED_RX     (64 * (size_t) PARLEY_MAX_FRAME)
 
 /* payload = nonce (12) | tag (16) | ciphertext */
 #define CLASSIC_OVERHEAD          (PARLEY_CLASSIC_NONCE_LEN + PARLEY_GCM_TAG_LEN)
@@ -372,7 +365,7 @@ handle_frame(ParleyClassic *c, const uint8_t *payload, size_t len)
 	 * requested now, so it derives while earlier frames are handled. */
 	if (len == CLASSIC_REKEY_LEN &&
 	    memcmp(payload, PARLEY_CLASSIC_REKEY_TAG, PARLEY_CLASSIC_REKEY_TAG_LEN) == 0) {
-		if (c->pending_kdf >= CLASSIC_MAX_PENDING_KDF) {
+		if (c->pending_kdf >= PARLEY_CLASSIC_MAX_PENDING_KDF) {
 			fail(c, PARLEY_ERR_PROTOCOL);
 			return;
 		}
@@ -380,7 +373,7 @@ handle_frame(ParleyClassic *c, const uint8_t *payload, size_t len)
 		return;
 	}
 
-	if (c->queued_rx + len > CLASSIC_MAX_QUEUED_RX) {
+	if (c->queued_rx + len > PARLEY_CLASSIC_MAX_QUEUED_RX) {
 		fail(c, PARLEY_ERR_PROTOCOL);
 		return;
 	}

@@ -84,5 +84,8 @@
 #define PARLEY_CLASSIC_REKEY_MESSAGES  20
 #define PARLEY_CLASSIC_START_DELAY_MS  2000
 #define PARLEY_CLASSIC_KEY_WINDOW      8
+/* what a classic peer can make us hold while a new key derives */
+#define PARLEY_CLASSIC_MAX_PENDING_KDF PARLEY_CLASSIC_KEY_WINDOW
+#define PARLEY_CLASSIC_MAX_QUEUED_RX   (64 * (size_t) PARLEY_MAX_FRAME)
 
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Write a Finch configuration directory with one Parley account and one buddy.
+# Write a Finch (or Pidgin) configuration directory with one Parley account and one buddy.
 #
 #   finch-profile.sh DIR NAME PORT PASSPHRASE BUDDY_ADDRESS BUDDY_ALIAS [PLUGIN_DIR] [PROTOCOL]
 #
@@ -33,6 +33,9 @@ cat > "$dir/accounts.xml" <<XML
   <settings ui='gnt-purple'>
    <setting name='auto-login' type='bool'>1</setting>
   </settings>
+  <settings ui='gtk-gaim'>
+   <setting name='auto-login' type='bool'>1</setting>
+  </settings>
  </account>
 </account>
 XML
@@ -61,6 +64,15 @@ cat > "$dir/prefs.xml" <<XML
    <pref name='map_ports' type='bool' value='0'/>
    <pref name='auto_ip' type='bool' value='0'/>
   </pref>
+ </pref>
+ <pref name='finch'>
+  <pref name='plugins'>
+   <pref name='loaded' type='pathlist'>
+    <item value='$(xml "$dir")/plugins/parley.so'/>
+   </pref>
+  </pref>
+ </pref>
+ <pref name='pidgin'>
   <pref name='plugins'>
    <pref name='loaded' type='pathlist'>
     <item value='$(xml "$dir")/plugins/parley.so'/>

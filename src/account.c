@@ -117,6 +117,9 @@ struct KdfRequest {
 /* sids of our own unfinished outgoing handshakes (§4 loopback rule) */
 static GHashTable *own_sids;
 static guint next_conn_id = 1;
+/* the "conversation-created" signal, once connected */
+static PurplePlugin *watching_plugin;
+static gboolean watching;
 
 static void conn_kick(ParleyConn *c);
 static gboolean conn_process(ParleyConn *c);
@@ -1432,6 +1435,7 @@ parley_account_login(PurpleAccount *account)
 		return;
 	}
 	parley_secure_free(pass, len);
+	parley_account_watch_conversations(NULL);
 
 	pa = g_new0(ParleyAccount, 1);
 	pa->account = account;
@@ -1538,6 +1542,10 @@ parley_account_close(PurpleConnection *gc)
 void
 parley_account_shutdown(void)
 {
+	if (watching)
+		purple_signals_disconnect_by_handle(watching_plugin);
+	watching = FALSE;
+	watching_plugin = NULL;
 	parley_kdf_shutdown();
 	if (own_sids != NULL) {
 		g_hash_table_destroy(own_sids);
@@ -1814,8 +1822,8 @@ parley_account_tooltip(PurpleBuddy *buddy, PurpleNotifyUserInfo *info)
 	                                           parley_session_code(p->conn->session));
 }
 
-void
-parley_account_conversation_created(PurpleConversation *conv)
+static void
+conversation_created_cb(PurpleConversation *conv, gpointer data)
 {
 	PurpleAccount *account = purple_conversation_get_account(conv);
 	ParleyPeer *p;
@@ -1836,4 +1844,16 @@ parley_account_conversation_created(PurpleConversation *conv)
 	parley_conv_notice(account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM | PURPLE_MESSAGE_NO_LOG,
 	                   text);
 	g_free(text);
+}
+
+void
+parley_account_watch_conversations(PurplePlugin *plugin)
+{
+	if (plugin != NULL)
+		watching_plugin = plugin;
+	if (watching || watching_plugin == NULL)
+		return;
+	watching = purple_signal_connect(purple_conversations_get_handle(),
+	                                 "conversation-created", watching_plugin,
+	                                 PURPLE_CALLBACK(conversation_created_cb), NULL) != 0;
 }

@@ -55,8 +55,10 @@ void parley_account_passphrase_changed(PurpleAccount *account, const char *who);
 /* tooltip lines for a buddy */
 void parley_account_tooltip(PurpleBuddy *buddy, PurpleNotifyUserInfo *info);
 
-/* A conversation was opened: tell it where its session stands. */
-void parley_account_conversation_created(PurpleConversation *conv);
+/* Tell each new conversation where its session stands.  libpurple
+ * registers its conversation signals after it loads protocol plugins, so
+ * this is tried at plugin load and again at each sign-on. */
+void parley_account_watch_conversations(PurplePlugin *plugin);
 
 /* The plugin is being unloaded: stop the KDF workers. */
 void parley_account_shutdown(void);

@@ -248,12 +248,6 @@ static PurplePluginProtocolInfo prpl_info = {
 	.struct_size = sizeof(PurplePluginProtocolInfo)
 };
 
-static void
-conversation_created_cb(PurpleConversation *conv, gpointer data)
-{
-	parley_account_conversation_created(conv);
-}
-
 static gboolean
 plugin_load(PurplePlugin *plugin)
 {
@@ -263,8 +257,7 @@ plugin_load(PurplePlugin *plugin)
 	rekey_cmd = purple_cmd_register("rekey", "", PURPLE_CMD_P_PRPL,
 		PURPLE_CMD_FLAG_IM | PURPLE_CMD_FLAG_PRPL_ONLY, PARLEY_PRPL_ID, cmd_rekey,
 		_("rekey: rotate the session key now (a fresh X25519 exchange)."), NULL);
-	purple_signal_connect(purple_conversations_get_handle(), "conversation-created",
-	                      plugin, PURPLE_CALLBACK(conversation_created_cb), NULL);
+	parley_account_watch_conversations(plugin);
 	return TRUE;
 }
 
@@ -272,7 +265,6 @@ static gboolean
 plugin_unload(PurplePlugin *plugin)
 {
 	purple_cmd_unregister(rekey_cmd);
-	purple_signals_disconnect_by_handle(plugin);
 	parley_account_shutdown();
 	return TRUE;
 }

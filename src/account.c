@@ -1849,8 +1849,12 @@ conversation_created_cb(PurpleConversation *conv, gpointer data)
 void
 parley_account_watch_conversations(PurplePlugin *plugin)
 {
-	if (plugin != NULL)
+	/* at plugin load only remember the handle: connecting then would
+	 * be too early (and libpurple complains) */
+	if (plugin != NULL) {
 		watching_plugin = plugin;
+		return;
+	}
 	if (watching || watching_plugin == NULL)
 		return;
 	watching = purple_signal_connect(purple_conversations_get_handle(),

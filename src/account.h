@@ -57,7 +57,8 @@ void parley_account_tooltip(PurpleBuddy *buddy, PurpleNotifyUserInfo *info);
 
 /* Tell each new conversation where its session stands.  libpurple
  * registers its conversation signals after it loads protocol plugins, so
- * this is tried at plugin load and again at each sign-on. */
+ * plugin load passes its handle (plugin != NULL) and the signal is
+ * connected at the first sign-on (plugin == NULL). */
 void parley_account_watch_conversations(PurplePlugin *plugin);
 
 /* The plugin is being unloaded: stop the KDF workers. */

@@ -6,7 +6,8 @@
 # DIR gets accounts.xml, blist.xml, prefs.xml and plugins/ (a copy of the
 # built plugins from PLUGIN_DIR, default: ./.libs).  The account signs on
 # when Finch starts; the companion plugin "Parley" is enabled.  UPnP and
-# NAT-PMP are off, so nothing leaves the machine on its own.
+# NAT-PMP are off, so nothing leaves the machine on its own, and so is
+# conversation logging, so no message text is written to disk.
 set -eu
 dir=$1 name=$2 port=$3 pass=$4 buddy=$5 alias=$6
 plugins=${7:-.libs}
@@ -63,6 +64,11 @@ cat > "$dir/prefs.xml" <<XML
   <pref name='network'>
    <pref name='map_ports' type='bool' value='0'/>
    <pref name='auto_ip' type='bool' value='0'/>
+  </pref>
+  <pref name='logging'>
+   <pref name='log_ims' type='bool' value='0'/>
+   <pref name='log_chats' type='bool' value='0'/>
+   <pref name='log_system' type='bool' value='0'/>
   </pref>
  </pref>
  <pref name='finch'>

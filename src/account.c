@@ -49,6 +49,10 @@ struct ParleyAccount {
 	GHashTable *peers;          /* buddy name -> ParleyPeer* */
 	GList *conns;               /* ParleyConn* */
 	GList *kdf_requests;        /* KdfRequest* */
+	/* sids of this account's unfinished outgoing handshakes (§4
+	 * loopback rule: per account, so two accounts of one process can
+	 * talk to each other) */
+	GHashTable *own_sids;
 	ParleyPrsCache *prs_cache;
 	ParleyGuard *guard;
 	gboolean closing;
@@ -114,8 +118,6 @@ struct KdfRequest {
 	GList *waiters;             /* ParleyConn* */
 };
 
-/* sids of our own unfinished outgoing handshakes (§4 loopback rule) */
-static GHashTable *own_sids;
 static guint next_conn_id = 1;
 /* the "conversation-created" signal, once connected */
 static PurplePlugin *watching_plugin;
@@ -656,10 +658,7 @@ conn_start_session(ParleyConn *c)
 	c->session = parley_session_new(&cfg, now_ms());
 	if (c->initiator) {
 		memcpy(c->sid, parley_session_sid(c->session), PARLEY_SID_LEN);
-		if (own_sids == NULL)
-			own_sids = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-			                                 (GDestroyNotify) g_bytes_unref, NULL);
-		g_hash_table_add(own_sids, g_bytes_new(c->sid, PARLEY_SID_LEN));
+		g_hash_table_add(pa->own_sids, g_bytes_new(c->sid, PARLEY_SID_LEN));
 		c->own_sid = TRUE;
 	}
 }
@@ -670,7 +669,7 @@ conn_forget_sid(ParleyConn *c)
 	if (c->own_sid) {
 		GBytes *b = g_bytes_new(c->sid, PARLEY_SID_LEN);
 
-		g_hash_table_remove(own_sids, b);
+		g_hash_table_remove(c->pa->own_sids, b);
 		g_bytes_unref(b);
 		c->own_sid = FALSE;
 	}
@@ -967,7 +966,8 @@ error_text(ParleyConn *c, const ParleyEvent *ev)
 		return g_strdup_printf(_("The passphrases do not match: %s uses a different "
 		                         "passphrase. No session was established."), who);
 	default:
-		return g_strdup_printf(_("Connection with %s: %s"), who, parley_strerror(ev->error));
+		return g_strdup_printf(_("Connection with %s: %s"), who,
+		                       _(parley_strerror(ev->error)));
 	}
 }
 
@@ -1029,9 +1029,10 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 			else
 				text = g_strdup_printf(_("Connection with %s lost."), peer_display(p));
 			if (waiting > 0) {
-				char *more = g_strdup_printf(ngettext("%s %u message is waiting to be delivered.",
-				                                      "%s %u messages are waiting to be delivered.",
-				                                      waiting), text, waiting);
+				char *more = g_strdup_printf(g_dngettext(GETTEXT_PACKAGE,
+					"%s %u message is waiting to be delivered.",
+					"%s %u messages are waiting to be delivered.",
+					waiting), text, waiting);
 
 				g_free(text);
 				text = more;
@@ -1061,7 +1062,7 @@ conn_responder_admit(ParleyConn *c, const ParleyEvent *ev)
 
 	/* §4 loopback: our own HS1 came back to us */
 	sid = g_bytes_new(ev->sid, PARLEY_SID_LEN);
-	if (own_sids != NULL && g_hash_table_contains(own_sids, sid)) {
+	if (g_hash_table_contains(pa->own_sids, sid)) {
 		g_bytes_unref(sid);
 		parley_session_refuse(c->session, PARLEY_ERR_LOOPBACK, NULL);
 		return;
@@ -1448,6 +1449,8 @@ parley_account_login(PurpleAccount *account)
 	                                  (GDestroyNotify) peer_free);
 	pa->prs_cache = parley_prs_cache_new();
 	pa->guard = parley_guard_new();
+	pa->own_sids = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+	                                     (GDestroyNotify) g_bytes_unref, NULL);
 	load_salt(pa);
 	iterations = purple_account_get_int(account, PARLEY_OPT_ITERATIONS,
 	                                    PARLEY_DEFAULT_ITERATIONS);
@@ -1531,6 +1534,7 @@ parley_account_close(PurpleConnection *gc)
 			close(pa->listen_fd[i]);
 	}
 	g_hash_table_destroy(pa->peers);
+	g_hash_table_destroy(pa->own_sids);
 	parley_prs_cache_free(pa->prs_cache);
 	parley_guard_free(pa->guard);
 	g_free(pa->name);
@@ -1547,10 +1551,6 @@ parley_account_shutdown(void)
 	watching = FALSE;
 	watching_plugin = NULL;
 	parley_kdf_shutdown();
-	if (own_sids != NULL) {
-		g_hash_table_destroy(own_sids);
-		own_sids = NULL;
-	}
 }
 
 int
@@ -1571,8 +1571,9 @@ parley_account_send_im(PurpleConnection *gc, const char *who, const char *messag
 		g_error_free(error);
 		return -EINVAL;
 	}
-	/* Pidgin's HTML becomes plain text */
-	text = purple_markup_strip_html(message);
+	/* Pidgin's HTML becomes plain text: tags go, entities are decoded,
+	 * <br> becomes a newline, and literal newlines and tabs stay */
+	purple_markup_html_to_xhtml(message, NULL, &text);
 	len = strlen(text);
 	if (len > PARLEY_MAX_TEXT) {
 		parley_wipe(text, len);
@@ -1705,7 +1706,7 @@ parley_account_rekey(PurpleAccount *account, const char *who, GString *why_not)
 		return FALSE;
 	}
 	if (err != PARLEY_ERR_NONE) {
-		g_string_assign(why_not, parley_strerror(err));
+		g_string_assign(why_not, _(parley_strerror(err)));
 		return FALSE;
 	}
 	conn_kick(p->conn);
@@ -1740,6 +1741,31 @@ parley_account_reconnect(PurpleAccount *account, const char *who)
 void
 parley_account_passphrase_changed(PurpleAccount *account, const char *who)
 {
+	PurpleConnection *gc = purple_account_get_connection(account);
+	ParleyAccount *pa = gc != NULL ? purple_connection_get_protocol_data(gc) : NULL;
+	ParleyPeer *p = find_peer(account, who);
+	GList *l;
+
+	if (pa == NULL || p == NULL)
+		return;
+	/* Handshakes under way use the old passphrase: stop them all, so no
+	 * session comes up with the passphrase the user just replaced.  Our
+	 * own abort is no failed guess of the peer's. */
+	for (l = pa->conns; l != NULL; l = l->next) {
+		ParleyConn *c = l->data;
+
+		if (c->peer != p || c == p->conn || !eng_exists(c) || eng_closed(c))
+			continue;
+		if (p->dialing == c)
+			p->dialing = NULL;
+		if (c->admitted) {
+			parley_guard_finish(pa->guard, c->remote_ip, PARLEY_GUARD_ABORTED, now_ms());
+			c->admitted = FALSE;
+		}
+		kdf_detach(c);
+		eng_close(c, 2);
+		conn_kick(c);
+	}
 	/* a new passphrase deserves a fresh attempt */
 	parley_account_reconnect(account, who);
 }

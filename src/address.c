@@ -6,9 +6,16 @@
  * GInetAddress would do the same but lives in GIO, which the core does not
  * link; g_hostname_is_ip_address() accepts zone ids that inet_pton() does
  * not, and we want one strict definition.
+ *
+ * The GError messages are shown to the user (Add Buddy), so they are
+ * translated here, in the plugins' gettext domain.
  */
+#include "config.h"
+
 #include <string.h>
 #include <arpa/inet.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "address.h"
 
@@ -65,7 +72,8 @@ fail(GError **error, ParleyAddressError code, const char *text,
 	va_end(ap);
 	quoted = shown(text);
 	g_set_error(error, PARLEY_ADDRESS_ERROR, code,
-	            "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid Parley address: %s.",
+	            /* TRANSLATORS: the user's text, then one of the reasons below */
+	            _("\xe2\x80\x9c%s\xe2\x80\x9d is not a valid Parley address: %s."),
 	            quoted, reason);
 	g_free(quoted);
 	g_free(reason);
@@ -80,13 +88,16 @@ describe_char(const char *p)
 	char buf[8] = { 0 };
 
 	if (c == (gunichar) -1 || c == (gunichar) -2)
-		return g_strdup_printf("the byte 0x%02X", (guint) (guchar) *p);
+		/* TRANSLATORS: completes "the host name contains %s" */
+		return g_strdup_printf(_("the byte 0x%02X"), (guint) (guchar) *p);
 	if (c == ' ')
-		return g_strdup("a space");
+		/* TRANSLATORS: completes "the host name contains %s" */
+		return g_strdup(_("a space"));
 	if (!g_unichar_isprint(c) || g_unichar_isspace(c))
 		return g_strdup_printf("U+%04X", (guint) c);
 	g_unichar_to_utf8(c, buf);
-	return g_strdup_printf("\xe2\x80\x9c%s\xe2\x80\x9d", buf);
+	/* TRANSLATORS: a character quoted in an address error */
+	return g_strdup_printf(_("\xe2\x80\x9c%s\xe2\x80\x9d"), buf);
 }
 
 /* RFC 5952 text of an IPv6 address: lower-case hex without leading zeros,
@@ -175,14 +186,14 @@ check_name_or_ipv4(const char *host, const char *text, char **canon, GError **er
 
 			if ((guchar) *p >= 0x80)
 				r = fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-				         "the host name contains %s; only ASCII letters, digits, "
-				         "\xe2\x80\x9c-\xe2\x80\x9d and \xe2\x80\x9c.\xe2\x80\x9d are allowed "
-				         "(write an international name in its \xe2\x80\x9cxn--\xe2\x80\x9d form)",
+				         _("the host name contains %s; only ASCII letters, digits, "
+				            "\xe2\x80\x9c-\xe2\x80\x9d and \xe2\x80\x9c.\xe2\x80\x9d are allowed "
+				            "(write an international name in its \xe2\x80\x9cxn--\xe2\x80\x9d form)"),
 				         what);
 			else
 				r = fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-				         "the host name contains %s; only letters, digits, "
-				         "\xe2\x80\x9c-\xe2\x80\x9d and \xe2\x80\x9c.\xe2\x80\x9d are allowed",
+				         _("the host name contains %s; only letters, digits, "
+				            "\xe2\x80\x9c-\xe2\x80\x9d and \xe2\x80\x9c.\xe2\x80\x9d are allowed"),
 				         what);
 			g_free(what);
 			return r;
@@ -190,8 +201,8 @@ check_name_or_ipv4(const char *host, const char *text, char **canon, GError **er
 	}
 	if (host[0] == '.' || host[len - 1] == '.' || strstr(host, "..") != NULL)
 		return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-		            "the host name must not begin or end with "
-		            "\xe2\x80\x9c.\xe2\x80\x9d or have two in a row");
+		            _("the host name must not begin or end with "
+		               "\xe2\x80\x9c.\xe2\x80\x9d or have two in a row"));
 
 	/* The last label decides between an IPv4 literal and a name: a
 	 * top-level domain is never all digits (RFC 3696 §2). */
@@ -208,28 +219,28 @@ check_name_or_ipv4(const char *host, const char *text, char **canon, GError **er
 		}
 		if (strspn(host, "0123456789.") == len)
 			return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-			            "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid IPv4 address "
-			            "(four numbers from 0 to 255, without leading zeros, "
-			            "separated by dots)", host);
+			            _("\xe2\x80\x9c%s\xe2\x80\x9d is not a valid IPv4 address "
+			               "(four numbers from 0 to 255, without leading zeros, "
+			               "separated by dots)"), host);
 		return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-		            "the last part of a host name must not be all digits");
+		            _("the last part of a host name must not be all digits"));
 	}
 
 	if (len > MAX_NAME_LEN)
 		return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-		            "the host name is longer than %d characters", MAX_NAME_LEN);
+		            _("the host name is longer than %d characters"), MAX_NAME_LEN);
 	for (label = host; label != NULL; ) {
 		const char *dot = strchr(label, '.');
 		size_t llen = dot != NULL ? (size_t) (dot - label) : strlen(label);
 
 		if (llen > MAX_LABEL_LEN)
 			return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-			            "a part of the host name between dots is longer than "
-			            "%d characters", MAX_LABEL_LEN);
+			            _("a part of the host name between dots is longer than "
+			               "%d characters"), MAX_LABEL_LEN);
 		if (label[0] == '-' || label[llen - 1] == '-')
 			return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-			            "a part of the host name begins or ends with "
-			            "\xe2\x80\x9c-\xe2\x80\x9d");
+			            _("a part of the host name begins or ends with "
+			               "\xe2\x80\x9c-\xe2\x80\x9d"));
 		label = dot != NULL ? dot + 1 : NULL;
 	}
 	*canon = g_ascii_strdown(host, -1);
@@ -243,7 +254,7 @@ ipv6_fail(GError **error, const char *host, const char *text, const char *reason
 {
 	if (strchr(host, '%') != NULL)
 		return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-		            "IPv6 zone ids (the \xe2\x80\x9c%%\xe2\x80\x9d part) are not supported");
+		            _("IPv6 zone ids (the \xe2\x80\x9c%%\xe2\x80\x9d part) are not supported"));
 	return fail(error, PARLEY_ADDRESS_ERROR_HOST, text, "%s", reason);
 }
 
@@ -256,15 +267,15 @@ parse_port(const char *s, const char *text, guint16 *port, GError **error)
 
 	if (*s == '\0')
 		return fail(error, PARLEY_ADDRESS_ERROR_PORT, text,
-		            "the port is missing after \xe2\x80\x9c:\xe2\x80\x9d");
+		            _("the port is missing after \xe2\x80\x9c:\xe2\x80\x9d"));
 	for (p = s; *p != '\0'; p++) {
 		if (!g_ascii_isdigit(*p) || (v = v * 10 + (guint) (*p - '0')) > MAX_PORT)
 			return fail(error, PARLEY_ADDRESS_ERROR_PORT, text,
-			            "the port must be a number from 1 to %d", MAX_PORT);
+			            _("the port must be a number from 1 to %d"), MAX_PORT);
 	}
 	if (v == 0)
 		return fail(error, PARLEY_ADDRESS_ERROR_PORT, text,
-		            "the port must be a number from 1 to %d", MAX_PORT);
+		            _("the port must be a number from 1 to %d"), MAX_PORT);
 	*port = (guint16) v;
 	return TRUE;
 }
@@ -288,12 +299,12 @@ parley_address_parse(const char *text, char **host_out, guint16 *port_out,
 	len = strlen(text);
 	if (len == 0) {
 		g_set_error_literal(error, PARLEY_ADDRESS_ERROR, PARLEY_ADDRESS_ERROR_EMPTY,
-		                    "An empty text is not a valid Parley address.");
+		                    _("An empty text is not a valid Parley address."));
 		return FALSE;
 	}
 	if (g_ascii_isspace(text[0]) || g_ascii_isspace(text[len - 1]))
 		return fail(error, PARLEY_ADDRESS_ERROR_SPACE, text,
-		            "it must not begin or end with a space");
+		            _("it must not begin or end with a space"));
 
 	if (text[0] == '[') {
 		/* [v6] or [v6]:port */
@@ -301,12 +312,12 @@ parley_address_parse(const char *text, char **host_out, guint16 *port_out,
 
 		if (close == NULL)
 			return fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-			            "the \xe2\x80\x9c[\xe2\x80\x9d has no matching \xe2\x80\x9c]\xe2\x80\x9d");
+			            _("the \xe2\x80\x9c[\xe2\x80\x9d has no matching \xe2\x80\x9c]\xe2\x80\x9d"));
 		host = g_strndup(text + 1, (gsize) (close - text - 1));
 		canon = ipv6_canonical(host);
 		if (canon == NULL) {
 			ipv6_fail(error, host, text,
-			          "inside brackets there must be an IPv6 address");
+			          _("inside brackets there must be an IPv6 address"));
 			goto out;
 		}
 		if (close[1] == ':') {
@@ -314,8 +325,8 @@ parley_address_parse(const char *text, char **host_out, guint16 *port_out,
 				goto out;
 		} else if (close[1] != '\0') {
 			fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-			     "after \xe2\x80\x9c]\xe2\x80\x9d only \xe2\x80\x9c:\xe2\x80\x9d "
-			     "and a port may follow");
+			     _("after \xe2\x80\x9c]\xe2\x80\x9d only \xe2\x80\x9c:\xe2\x80\x9d "
+			        "and a port may follow"));
 			goto out;
 		}
 	} else {
@@ -326,8 +337,8 @@ parley_address_parse(const char *text, char **host_out, guint16 *port_out,
 			canon = ipv6_canonical(text);
 			if (canon == NULL) {
 				ipv6_fail(error, text, text,
-				          "with more than one \xe2\x80\x9c:\xe2\x80\x9d it must be an "
-				          "IPv6 address (with a port, write [address]:port)");
+				          _("with more than one \xe2\x80\x9c:\xe2\x80\x9d it must be an "
+				             "IPv6 address (with a port, write [address]:port)"));
 				goto out;
 			}
 		} else {
@@ -335,7 +346,7 @@ parley_address_parse(const char *text, char **host_out, guint16 *port_out,
 			                     : g_strdup(text);
 			if (host[0] == '\0') {
 				fail(error, PARLEY_ADDRESS_ERROR_HOST, text,
-				     "the host is missing before \xe2\x80\x9c:\xe2\x80\x9d");
+				     _("the host is missing before \xe2\x80\x9c:\xe2\x80\x9d"));
 				goto out;
 			}
 			if (!check_name_or_ipv4(host, text, &canon, error))

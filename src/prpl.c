@@ -292,10 +292,13 @@ static PurplePluginInfo info = {
 static void
 init_plugin(PurplePlugin *plugin)
 {
+	const char *localedir = g_getenv("PARLEY_LOCALEDIR");
 	PurpleAccountOption *opt;
 
 	parley_plugin = plugin;
-	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	/* before the first _(); PARLEY_LOCALEDIR names catalogs that are not
+	 * installed (make check, plugins copied by "make install-user") */
+	bindtextdomain(GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	info.summary = _(info.summary);
 	info.description = _(info.description);

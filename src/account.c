@@ -62,6 +62,8 @@ struct ParleyPeer {
 	ParleyAccount *pa;
 	char *name;                 /* the buddy name: an address */
 	char *host;
+	char *host_key;             /* parley_address_host_key(host), kept: an
+	                             * incoming call is compared with every peer */
 	guint16 port;
 	ParleyConn *conn;           /* established, or NULL */
 	ParleyConn *dialing;        /* our outgoing attempt, or NULL */
@@ -76,6 +78,11 @@ struct ParleyPeer {
 };
 
 typedef struct KdfRequest KdfRequest;
+
+typedef struct {
+	struct ParleyConn *c;
+	guint kdf_id;
+} KdfWaiter;
 
 struct ParleyConn {
 	ParleyAccount *pa;
@@ -293,6 +300,35 @@ eng_send(ParleyConn *c, ParleyOutMsg *m)
 	m->written = TRUE;
 }
 
+G_STATIC_ASSERT(PARLEY_MAX_UNACKED <= PARLEY_SEEN_IDS);
+
+/* §7 on a native session: hand the peer's oldest PARLEY_MAX_UNACKED
+ * messages to its connection, those not handed to it yet, in order.  A
+ * resend after a reconnection is only recognised by the receiver while it
+ * still remembers the msg_id (the last PARLEY_SEEN_IDS); with no more than
+ * this many unacknowledged on the wire, no message can fall out of its
+ * memory before its ACK is back.  Returns TRUE if it sent any. */
+static gboolean
+peer_fill_window(ParleyPeer *p)
+{
+	GList *l;
+	guint i;
+	gboolean sent = FALSE;
+
+	if (p->conn == NULL || p->conn->session == NULL)
+		return FALSE;
+	for (l = p->outbox.msgs.head, i = 0; l != NULL && i < PARLEY_MAX_UNACKED;
+	     l = l->next, i++) {
+		ParleyOutMsg *m = l->data;
+
+		if (!m->written) {
+			eng_send(p->conn, m);
+			sent = TRUE;
+		}
+	}
+	return sent;
+}
+
 /* ---- PBKDF2 requests ----------------------------------------------------- */
 
 static void
@@ -301,7 +337,7 @@ kdf_request_free(KdfRequest *r)
 	r->pa->kdf_requests = g_list_remove(r->pa->kdf_requests, r);
 	if (r->pass != NULL)
 		parley_secure_free(r->pass, r->pass_len);
-	g_list_free(r->waiters);
+	g_list_free_full(r->waiters, g_free);
 	parley_wipe(r, sizeof(*r));
 	g_free(r);
 }
@@ -319,36 +355,48 @@ kdf_done(const uint8_t *out, size_t out_len, gboolean ok, gpointer data)
 		parley_prs_cache_store(r->pa->prs_cache, r->pass, r->pass_len, r->salt,
 		                       r->iterations, out);
 	for (l = waiters; l != NULL; l = l->next) {
-		ParleyConn *c = l->data;
+		KdfWaiter *w = l->data;
+		ParleyConn *c = w->c;
 
 		c->kdf = NULL;
 		if (!ok) {
 			eng_close(c, 2);
 		} else {
-			eng_provide(c, c->kdf_id, out, out_len);
+			eng_provide(c, w->kdf_id, out, out_len);
 			if (!c->initiator && c->session != NULL)
 				c->hs2_sent = TRUE;
 		}
 		/* processed from the main loop, one at a time */
 		conn_kick(c);
 	}
-	g_list_free(waiters);
+	g_list_free_full(waiters, g_free);
 	kdf_request_free(r);
 }
 
 static void
 kdf_detach(ParleyConn *c)
 {
-	KdfRequest *r = c->kdf;
+	GList *rl, *rnext, *l, *next;
 
-	if (r == NULL)
-		return;
-	c->kdf = NULL;
-	r->waiters = g_list_remove(r->waiters, c);
-	if (r->waiters == NULL) {
-		parley_kdf_cancel(r->job);
-		kdf_request_free(r);
+	for (rl = c->pa->kdf_requests; rl != NULL; rl = rnext) {
+		KdfRequest *r = rl->data;
+
+		rnext = rl->next;
+		for (l = r->waiters; l != NULL; l = next) {
+			KdfWaiter *w = l->data;
+
+			next = l->next;
+			if (w->c == c) {
+				g_free(w);
+				r->waiters = g_list_delete_link(r->waiters, l);
+			}
+		}
+		if (r->waiters == NULL) {
+			parley_kdf_cancel(r->job);
+			kdf_request_free(r);
+		}
 	}
+	c->kdf = NULL;
 }
 
 /* The passphrase for this peer: its own if set (§4), else the account's. */
@@ -434,7 +482,13 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (pass != NULL)
 		parley_secure_free(pass, len);
-	r->waiters = g_list_append(r->waiters, c);
+	{
+		KdfWaiter *w = g_new0(KdfWaiter, 1);
+
+		w->c = c;
+		w->kdf_id = ev->kdf_id;
+		r->waiters = g_list_append(r->waiters, w);
+	}
 	c->kdf = r;
 }
 
@@ -450,6 +504,7 @@ peer_free(ParleyPeer *p)
 	parley_outbox_clear(&p->outbox);
 	g_free(p->name);
 	g_free(p->host);
+	g_free(p->host_key);
 	g_free(p->announced);
 	g_free(p);
 }
@@ -469,6 +524,7 @@ peer_get(ParleyAccount *pa, const char *name, GError **error)
 	p->pa = pa;
 	p->name = g_strdup(name);
 	p->host = host;
+	p->host_key = parley_address_host_key(host);
 	p->port = port;
 	parley_outbox_init(&p->outbox);
 	parley_seen_init(&p->seen);
@@ -496,26 +552,34 @@ peer_set_online(ParleyPeer *p, gboolean online)
 
 /* Find the buddy an incoming connection belongs to: by source address and
  * the listen port the caller announced (§4), or by address alone when it
- * does not listen and only one peer lives there. */
+ * does not listen and only one peer lives there.  Every peer is looked at,
+ * so each compares by its kept host key (what parley_address_same_host
+ * compares, without parsing both addresses again per peer). */
 static ParleyPeer *
 peer_for_incoming(ParleyAccount *pa, const char *ip, guint16 listen_port)
 {
 	GHashTableIter it;
 	gpointer k, v;
-	ParleyPeer *only = NULL;
+	ParleyPeer *only = NULL, *found = NULL;
 	guint same_host = 0;
+	char *key = parley_address_host_key(ip);
 
 	g_hash_table_iter_init(&it, pa->peers);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		ParleyPeer *p = v;
 
-		if (!parley_address_same_host(p->host, ip))
+		if (strcmp(p->host_key, key) != 0)
 			continue;
-		if (listen_port != 0 && p->port == listen_port)
-			return p;
+		if (listen_port != 0 && p->port == listen_port) {
+			found = p;
+			break;
+		}
 		same_host++;
 		only = p;
 	}
+	g_free(key);
+	if (found != NULL)
+		return found;
 	if (listen_port == 0 && same_host == 1)
 		return only;
 	return NULL;
@@ -571,6 +635,9 @@ give_up_cb(gpointer data)
 		parley_out_msg_free(m);
 	}
 	peer_arm_give_up(p);
+	/* what was given up no longer holds the window */
+	if (peer_fill_window(p))
+		conn_kick(p->conn);
 	return FALSE;
 }
 
@@ -798,8 +865,12 @@ classic_established(ParleyConn *c)
 	p->conn = c;
 	peer_set_online(p, TRUE);
 	purple_debug_info(PARLEY_DEBUG, "conn %u: classic session up\n", c->id);
-	parley_conv_notice(c->pa->account, p->name, TRUE, PURPLE_MESSAGE_SYSTEM,
-	                   classic_warning());
+	if (purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, p->name,
+	                                          c->pa->account) != NULL)
+		parley_conv_notice(c->pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM,
+		                   classic_warning());
+	else    /* conversation_created_cb writes the warning */
+		purple_conversation_new(PURPLE_CONV_TYPE_IM, c->pa->account, p->name);
 	/* messages typed while connecting go out in order (after the
 	 * 2-second start the core keeps) */
 	for (l = p->outbox.msgs.head; l != NULL; l = l->next) {
@@ -931,9 +1002,11 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 	g_free(text);
 	p->told_waiting = FALSE;
 
-	/* §7: everything not acknowledged goes (again), in order, same msg_id */
+	/* §7: everything not acknowledged goes (again), in order, same msg_id,
+	 * as far as the window allows */
 	for (l = p->outbox.msgs.head; l != NULL; l = l->next)
-		eng_send(c, l->data);
+		((ParleyOutMsg *) l->data)->written = FALSE;
+	peer_fill_window(p);
 }
 
 static char *
@@ -1112,8 +1185,14 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		}
 		break;
 	case PARLEY_EV_ACK:
-		if (c->peer != NULL && parley_outbox_ack(&c->peer->outbox, ev->msg_id))
-			peer_arm_give_up(c->peer);
+		p = c->peer;
+		if (p != NULL && parley_outbox_ack(&p->outbox, ev->msg_id)) {
+			peer_arm_give_up(p);
+			/* the window moves on (written out with this connection's
+			 * output, or another's soon) */
+			if (peer_fill_window(p) && p->conn != c)
+				conn_kick(p->conn);
+		}
 		break;
 	case PARLEY_EV_TYPING:
 		if (c->peer == NULL)
@@ -1586,7 +1665,11 @@ parley_account_send_im(PurpleConnection *gc, const char *who, const char *messag
 	g_free(text);
 
 	if (p->conn != NULL) {
-		eng_send(p->conn, m);
+		/* classic mode has no ACKs: everything goes at once */
+		if (p->conn->classic != NULL)
+			eng_send(p->conn, m);
+		else
+			peer_fill_window(p);
 		conn_kick(p->conn);
 	} else {
 		/* queued: connect now, send in order once the session is up */
@@ -1646,7 +1729,10 @@ parley_account_add_buddy(PurpleConnection *gc, PurpleBuddy *buddy)
 		return;
 	}
 	p->hold = FALSE;
-	peer_dial(p);
+	if (pa->classic)
+		peer_set_online(p, p->conn != NULL);
+	else
+		peer_dial(p);
 }
 
 void

@@ -55,6 +55,13 @@
 
 /* §7 delivery */
 #define PARLEY_SEEN_IDS                256
+/* MSG records a sender keeps unacknowledged on one connection; the rest
+ * of its outbox follows as ACKs come back.  After a reconnection it resends
+ * all of them, and the receiver can only recognise a repeat it still
+ * remembers: at most this many - 1 newer messages can have been shown
+ * since any resent one, so this must not exceed PARLEY_SEEN_IDS (half, so
+ * a peer that remembers slightly fewer is still safe). */
+#define PARLEY_MAX_UNACKED             (PARLEY_SEEN_IDS / 2)
 #define PARLEY_GIVE_UP_MINUTES         10
 
 /* §8 rekey */

@@ -20,7 +20,9 @@ typedef struct {
 	char *text;                 /* UTF-8, NUL-terminated */
 	size_t len;
 	gint64 queued_ms;           /* when the user sent it */
-	gboolean written;           /* handed to a session at least once */
+	gboolean written;           /* handed to the current native session
+	                             * (cleared when a new one is established);
+	                             * classic: to a session at least once */
 } ParleyOutMsg;
 
 typedef struct {

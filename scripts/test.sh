@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds from a clean
-# configure, runs `make check`, the same suite under ASan/UBSan, and
-# `make distcheck`.  Build trees go under build/ (ignored by git).
+# configure, runs `make check`, the plugins' end-to-end test under valgrind
+# memcheck, the same suite under ASan/UBSan, and `make distcheck`.  Build
+# trees go under build/ (ignored by git).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,6 +14,12 @@ echo "== build and test"
 mkdir -p build/normal
 (cd build/normal && "$top/configure" --quiet && make -s -j"$jobs" && make -s -j"$jobs" check) || {
 	cat build/normal/test-suite.log 2>/dev/null; exit 1; }
+
+# tests/test-plugin once more, under memcheck (tests/valgrind.supp names
+# what libpurple and the system libraries leave behind); it needs the
+# normal build above (valgrind and ASan do not mix)
+echo "== tests/test-plugin under valgrind memcheck"
+(cd build/normal && sh "$top/tests/valgrind.sh") || exit 1
 
 echo "== build and test with AddressSanitizer and UndefinedBehaviorSanitizer"
 mkdir -p build/asan

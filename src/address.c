@@ -395,15 +395,17 @@ parley_address_format(const char *host, guint16 port)
 
 /* What same_host compares: "lo" for the local host, "4:" + dotted quad,
  * "6:" + canonical IPv6, or "n:" + the lower-cased name. */
-static char *
-host_key(const char *host)
+char *
+parley_address_host_key(const char *host)
 {
-	size_t len = strlen(host);
+	size_t len;
 	char *bare, *key;
 	struct in6_addr a6;
 	struct in_addr a4;
 	char buf[INET6_ADDRSTRLEN];
 
+	g_return_val_if_fail(host != NULL, NULL);
+	len = strlen(host);
 	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
 		bare = g_strndup(host + 1, len - 2);
 	else
@@ -455,8 +457,8 @@ parley_address_same_host(const char *a, const char *b)
 	g_return_val_if_fail(a != NULL, FALSE);
 	g_return_val_if_fail(b != NULL, FALSE);
 
-	ka = host_key(a);
-	kb = host_key(b);
+	ka = parley_address_host_key(a);
+	kb = parley_address_host_key(b);
 	same = strcmp(ka, kb) == 0;
 	g_free(ka);
 	g_free(kb);

@@ -70,4 +70,9 @@ char *parley_address_format(const char *host, guint16 port);
  * otherwise. */
 gboolean parley_address_same_host(const char *a, const char *b);
 
+/* What parley_address_same_host compares: a and b are the same host exactly
+ * when their keys are equal (strcmp).  For a caller that compares one host
+ * with many: keep the keys.  Returns a new string (g_free). */
+char *parley_address_host_key(const char *host);
+
 #endif

@@ -98,14 +98,35 @@ settled(gpointer data)
 	return ok;
 }
 
+/* An error shown since `since` other than "refusing connections" (ERROR 4):
+ * that one passes, the plugin tries again.  Both accounts of a pair share
+ * this process's two PBKDF2 workers, so when PBKDF2 is slow (valgrind) a
+ * responder may find both busy with the initiators' work. */
+static const HostEvent *
+lasting_error(guint since)
+{
+	GPtrArray *all = host_find_all(since, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_ERROR,
+	                               NULL);
+	const HostEvent *found = NULL;
+	guint i;
+
+	for (i = 0; i < all->len && found == NULL; i++) {
+		const HostEvent *ev = g_ptr_array_index(all, i);
+
+		if (strstr(ev->text, "refusing connections") == NULL)
+			found = ev;
+	}
+	g_ptr_array_unref(all);
+	return found;
+}
+
 /* Settled, or an error shown on either side: no use waiting longer. */
 static gboolean
 settled_or_error(gpointer data)
 {
 	Pair *f = data;
 
-	return host_find(f->mark, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_ERROR, NULL) != NULL ||
-	       settled(f);
+	return lasting_error(f->mark) != NULL || settled(f);
 }
 
 static void
@@ -153,8 +174,17 @@ pair_setup(Pair *f, gconstpointer data)
 	g_assert_true(f->ready);
 	if (!f->ready)
 		host_dump(f->mark);
-	/* both dialled: let the duplicate connection go before the case starts */
-	host_run_for(100);
+	/* both dialled: let the duplicate connection go before the case starts
+	 * (a retried handshake may still be under way: wait until no session
+	 * has come up for a while) */
+	for (i = 0; i < 10; i++) {
+		guint m = host_mark();
+
+		host_run_for(T_QUIET);
+		if (host_find(m, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_SYSTEM,
+		              "Secure session with") == NULL)
+			break;
+	}
 }
 
 static void
@@ -404,8 +434,9 @@ test_presence(Pair *f, gconstpointer data)
 		g_assert_nonnull(host_find(f->mark, HOST_EV_MESSAGE, me->acct, peer->addr,
 		                           PURPLE_MESSAGE_SYSTEM, "Secure session with"));
 	}
-	/* nobody saw an error on the way */
-	g_assert_null(host_find(f->mark, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_ERROR, NULL));
+	/* nobody saw an error on the way (but a passing "busy", see
+	 * lasting_error) */
+	g_assert_null(lasting_error(f->mark));
 }
 
 /* ---- /plugin/im/... ------------------------------------------------------------ */

@@ -4,7 +4,9 @@
  * Every key, PRS, shared secret and hash of a secret that passes through
  * here lives either in a caller's buffer, in libgcrypt's secure memory
  * (opened with GCRY_MD_FLAG_SECURE / GCRY_CIPHER_SECURE / gcry_mpi_snew),
- * or in a local that is wiped before return.  Nothing here logs.
+ * or in a local that is wiped before return - with one exception, the
+ * keyed HMAC state while PBKDF2 runs (parley_pbkdf2_sha256 says why).
+ * Nothing here logs.
  */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE 1       /* explicit_bzero() in glibc's <string.h> */
@@ -16,6 +18,8 @@
 #include "crypto.h"
 
 #define SECMEM_POOL_SIZE   (64 * 1024)
+/* Each further pool once the first is full (see init_libgcrypt). */
+#define SECMEM_EXPAND_SIZE (64 * 1024)
 
 #define SHA256_LEN         32
 #define SHA512_LEN         64
@@ -58,6 +62,13 @@ init_libgcrypt(void)
 	gcry_control(GCRYCTL_DISABLE_SECMEM_WARN);
 	gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN);
 	gcry_control(GCRYCTL_INIT_SECMEM, SECMEM_POOL_SIZE, 0);
+	/* A listener with many peers holds more secure memory than the first
+	 * pool: a chain key and two cipher contexts per connection.  Without
+	 * this, a full pool makes libgcrypt's own secure allocations fail -
+	 * new handshakes then fail with wrong tags, and an HMAC that cannot
+	 * get 32 bytes at its final step aborts the process.  Further pools
+	 * are not locked; what is freed in them is still wiped. */
+	gcry_control(GCRYCTL_AUTO_EXPAND_SECMEM, (unsigned int) SECMEM_EXPAND_SIZE);
 	gcry_control(GCRYCTL_RESUME_SECMEM_WARN);
 	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	return TRUE;
@@ -145,30 +156,118 @@ fail_closed(void *out, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Hashes, MACs, KDFs                                                       */
 
+/* Open a hash handle in secure memory; in ordinary memory if the secure
+ * pool is full and libgcrypt may not expand it (a host initialised it),
+ * as parley_secure_alloc() does: gcry_md_close() wipes the handle either
+ * way. */
+static gcry_error_t
+md_open(gcry_md_hd_t *md, int algo, unsigned int flags)
+{
+	gcry_error_t err = gcry_md_open(md, algo, flags | GCRY_MD_FLAG_SECURE);
+
+	if (err)
+		err = gcry_md_open(md, algo, flags);
+	return err;
+}
+
+/* RFC 8018 §5.2 with PRF = HMAC-SHA256, on one HMAC handle keyed once:
+ * each iteration resets it, which restores the keyed inner state, so an
+ * iteration costs two SHA-256 blocks.  (libgcrypt's gcry_kdf_derive sets
+ * the key again in every iteration.)
+ *
+ * The handle is deliberately not in secure memory.  An HMAC handle's final
+ * step allocates a 32-byte buffer in the handle's kind of memory, and
+ * libgcrypt's secure allocator is a first-fit walk over the blocks alive in
+ * its pools under one process-wide lock: 200,000 such walks made a PBKDF2
+ * cost some 15 % more with an empty pool, three times as much with a
+ * thousand connections' keys in the pools, and forty times with a full
+ * pool that may not grow - while holding up the main thread's own secure
+ * allocations.  What this changes: the keyed HMAC state (the passphrase's
+ * equivalent) lives in ordinary memory while PBKDF2 runs and is wiped by
+ * gcry_md_close(); the per-iteration buffer is freed by libgcrypt unwiped
+ * and holds the inner hash of the last iteration, from which nothing can
+ * be computed without the passphrase, and against which a guess costs a
+ * whole PBKDF2.  U and T, and so PRS, stay in secure memory. */
 gboolean
 parley_pbkdf2_sha256(const void *pass, size_t pass_len,
                      const void *salt, size_t salt_len,
                      unsigned long iterations,
                      void *out, size_t out_len)
 {
-	gcry_error_t err;
+	gcry_md_hd_t md;
+	uint8_t *dst = out;
+	uint8_t *u, *t;             /* U_j and T_i, in secure memory */
+	guint32 block;
+	size_t done = 0;
+	gboolean ok = TRUE;
 
 	g_return_val_if_fail(out != NULL || out_len == 0, FALSE);
 
 	parley_crypto_init();
 	/* Some libgcrypt versions refuse an empty passphrase; callers refuse
-	 * it earlier anyway, so treat it as an error everywhere. */
-	if (pass_len == 0 || iterations == 0 || out_len == 0) {
+	 * it earlier anyway, so treat it as an error everywhere - as are the
+	 * other inputs gcry_kdf_derive refuses (no salt, too long a result). */
+	if (pass_len == 0 || iterations == 0 || out_len == 0 || salt_len == 0 ||
+	    salt == NULL || out_len > (size_t) G_MAXUINT32 * SHA256_LEN) {
 		parley_wipe(out, out_len);
 		return FALSE;
 	}
-	err = gcry_kdf_derive(pass, pass_len, GCRY_KDF_PBKDF2, GCRY_MD_SHA256,
-	                      salt, salt_len, iterations, out_len, out);
-	if (err) {
+	if (gcry_md_open(&md, GCRY_MD_SHA256, GCRY_MD_FLAG_HMAC)) {
 		parley_wipe(out, out_len);
 		return FALSE;
 	}
-	return TRUE;
+	if (gcry_md_setkey(md, pass, pass_len)) {
+		gcry_md_close(md);
+		parley_wipe(out, out_len);
+		return FALSE;
+	}
+	u = parley_secure_alloc(2 * SHA256_LEN);
+	t = u + SHA256_LEN;
+
+	/* T_i = U_1 ^ U_2 ^ ... ^ U_c, U_1 = PRF(P, S || INT(i)),
+	 * U_j = PRF(P, U_{j-1}); DK = T_1 || T_2 || ... cut to out_len */
+	for (block = 1; ok && done < out_len; block++) {
+		uint8_t be[4];
+		const unsigned char *d;
+		unsigned long j;
+		size_t k, n;
+
+		be[0] = (uint8_t) (block >> 24);
+		be[1] = (uint8_t) (block >> 16);
+		be[2] = (uint8_t) (block >> 8);
+		be[3] = (uint8_t) block;
+		gcry_md_reset(md);
+		gcry_md_write(md, salt, salt_len);
+		gcry_md_write(md, be, sizeof(be));
+		d = gcry_md_read(md, GCRY_MD_SHA256);
+		if (d == NULL) {
+			ok = FALSE;
+			break;
+		}
+		memcpy(u, d, SHA256_LEN);
+		memcpy(t, u, SHA256_LEN);
+		for (j = 1; j < iterations; j++) {
+			/* reset keeps the key: back to the state after ipad */
+			gcry_md_reset(md);
+			gcry_md_write(md, u, SHA256_LEN);
+			d = gcry_md_read(md, GCRY_MD_SHA256);
+			if (d == NULL) {
+				ok = FALSE;
+				break;
+			}
+			memcpy(u, d, SHA256_LEN);
+			for (k = 0; k < SHA256_LEN; k++)
+				t[k] ^= u[k];
+		}
+		n = MIN(out_len - done, (size_t) SHA256_LEN);
+		memcpy(dst + done, t, n);
+		done += n;
+	}
+	gcry_md_close(md);
+	parley_secure_free(u, 2 * SHA256_LEN);
+	if (!ok)
+		parley_wipe(out, out_len);
+	return ok;
 }
 
 /* HMAC over one buffer into out (digest length of algo). */
@@ -181,7 +280,7 @@ hmac(int algo, const void *key, size_t key_len,
 
 	parley_crypto_init();
 	/* Secure flag: the key and the inner/outer states stay in secmem. */
-	if (gcry_md_open(&md, algo, GCRY_MD_FLAG_HMAC | GCRY_MD_FLAG_SECURE)) {
+	if (md_open(&md, algo, GCRY_MD_FLAG_HMAC)) {
 		fail_closed(out, out_len);
 		return;
 	}
@@ -258,8 +357,7 @@ parley_hkdf_expand(const uint8_t prk[32],
 		return TRUE;
 
 	parley_crypto_init();
-	if (gcry_md_open(&md, GCRY_MD_SHA256,
-	                 GCRY_MD_FLAG_HMAC | GCRY_MD_FLAG_SECURE)) {
+	if (md_open(&md, GCRY_MD_SHA256, GCRY_MD_FLAG_HMAC)) {
 		parley_wipe(out, out_len);
 		return FALSE;
 	}
@@ -325,9 +423,12 @@ parley_aead_new(const void *key, size_t key_len)
 		return NULL;
 
 	parley_crypto_init();
-	/* Secure flag: the expanded key schedule lives in secmem. */
-	if (gcry_cipher_open(&hd, algo, GCRY_CIPHER_MODE_GCM,
-	                     GCRY_CIPHER_SECURE))
+	/* Secure flag: the expanded key schedule lives in secmem - or, once
+	 * the pool is full and may not grow (a host initialised libgcrypt),
+	 * in ordinary memory, which gcry_cipher_close() wipes too: a
+	 * connection that cannot be keyed would be worse. */
+	if (gcry_cipher_open(&hd, algo, GCRY_CIPHER_MODE_GCM, GCRY_CIPHER_SECURE) &&
+	    gcry_cipher_open(&hd, algo, GCRY_CIPHER_MODE_GCM, 0))
 		return NULL;
 	if (gcry_cipher_setkey(hd, key, key_len)) {
 		gcry_cipher_close(hd);

@@ -229,6 +229,21 @@ test_pbkdf2_refused(void)
 	g_assert_true(all_zero(out, sizeof out));
 }
 
+/* Output lengths that are not a multiple of the hash size: DK is a prefix
+ * of the longer DK (the second block cut short). */
+static void
+test_pbkdf2_partial_block(void)
+{
+	uint8_t out[40];
+
+	g_assert_true(parley_pbkdf2_sha256("passwd", 6, "salt", 4, 1, out, sizeof out));
+	assert_hex(out, sizeof out,
+	           "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+	           "49ca9cccf179b645");
+	g_assert_true(parley_pbkdf2_sha256("Password", 8, "NaCl", 4, 80000, out, 20));
+	assert_hex(out, 20, "4ddcd8f60b98be21830cee5ef22701f9641a4418");
+}
+
 /* ------------------------------------------------------------------------ */
 /* HMAC and SHA-512: RFC 4231 test cases 1 and 2, FIPS 180-2 "abc"          */
 
@@ -540,6 +555,52 @@ test_gcm(gconstpointer data)
 	parley_aead_free(aead);
 	g_free(buf);
 	gcm_unload(&g);
+}
+
+/* A listener with many peers holds far more cipher contexts than
+ * libgcrypt's first secure-memory pool (64 KiB) can take: contexts, HMAC
+ * and PBKDF2 must go on working, with the right results, however many
+ * contexts are alive (the pool was once exhausted at some 30 contexts, and
+ * handshakes then failed with wrong tags). */
+static void
+test_many_contexts(void)
+{
+	enum { N = 3000 };
+	static const uint8_t key[32] = { 1, 2, 3 }, nonce[12] = { 4, 5, 6 };
+	ParleyAead **all = g_new0(ParleyAead *, N);
+	uint8_t pt[16] = "sixteen bytes..", ct[16], back[16], tag[16], ref_ct[16], ref_tag[16];
+	uint8_t mac[32], dk[64];
+	void *p;
+	int i;
+
+	g_assert_true(parley_aes_gcm_seal(key, 32, nonce, NULL, 0, pt, 16, ref_ct, ref_tag));
+	for (i = 0; i < N; i++) {
+		all[i] = parley_aead_new(key, 32);
+		g_assert_nonnull(all[i]);
+	}
+	for (i = 0; i < N; i += 499) {
+		g_assert_true(parley_aead_seal(all[i], nonce, NULL, 0, pt, 16, ct, tag));
+		g_assert_cmpmem(ct, 16, ref_ct, 16);
+		g_assert_cmpmem(tag, 16, ref_tag, 16);
+		g_assert_true(parley_aead_open(all[i], nonce, NULL, 0, ct, 16, tag, back));
+		g_assert_cmpmem(back, 16, pt, 16);
+	}
+
+	/* with all of them alive: secure memory, HMAC, PBKDF2 */
+	p = parley_secure_alloc(64);
+	g_assert_nonnull(p);
+	parley_secure_free(p, 64);
+	parley_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+	assert_hex(mac, sizeof mac,
+	           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	g_assert_true(parley_pbkdf2_sha256("passwd", 6, "salt", 4, 1, dk, sizeof dk));
+	assert_hex(dk, sizeof dk,
+	           "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+	           "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
+
+	for (i = 0; i < N; i++)
+		parley_aead_free(all[i]);
+	g_free(all);
 }
 
 /* Every single-bit change of ciphertext, AAD, nonce or tag is refused. */
@@ -1170,6 +1231,7 @@ main(int argc, char **argv)
 	g_test_add_func("/crypto/pbkdf2/rfc7914-1", test_pbkdf2_rfc7914_1);
 	g_test_add_func("/crypto/pbkdf2/rfc7914-2", test_pbkdf2_rfc7914_2);
 	g_test_add_func("/crypto/pbkdf2/refused", test_pbkdf2_refused);
+	g_test_add_func("/crypto/pbkdf2/partial-block", test_pbkdf2_partial_block);
 
 	g_test_add_func("/crypto/hmac/rfc4231-1", test_hmac_rfc4231_1);
 	g_test_add_func("/crypto/hmac/rfc4231-2", test_hmac_rfc4231_2);
@@ -1191,6 +1253,7 @@ main(int argc, char **argv)
 	g_test_add_func("/crypto/aes-gcm/tamper", test_gcm_tamper);
 	g_test_add_func("/crypto/aes-gcm/aad-only", test_gcm_aad_only);
 	g_test_add_func("/crypto/aes-gcm/bad-key", test_gcm_bad_key);
+	g_test_add_func("/crypto/aes-gcm/many-contexts", test_many_contexts);
 
 	g_test_add_func("/crypto/x25519/rfc7748-5.2-1", test_x25519_rfc7748_vector1);
 	g_test_add_func("/crypto/x25519/rfc7748-5.2-2", test_x25519_rfc7748_vector2);

@@ -17,6 +17,11 @@
  * handshake.h and seal records with record.h, so the test holds every key
  * of its side.
  *
+ * Memory and descriptors: the unfinished-handshakes case compares the
+ * process's RSS between two identical rounds of 50 connections, its open
+ * descriptors before and after, and the plugin's open connections (from
+ * its debug log); fd-exhaustion lets callers outrun the descriptor limit.
+ *
  * The plugin's handshake timeout is cut to HS_TIMEOUT_MS through
  * PARLEY_TEST_HANDSHAKE_TIMEOUT_MS.  The plugin carries its own copy of the
  * core: its PBKDF2 worker is asked about through the symbols of the loaded
@@ -31,6 +36,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <glib.h>
@@ -48,9 +54,10 @@
 #define ITERATIONS   200000u
 #define HS_TIMEOUT_MS 3000
 
-#define T_SESSION    20000
+#define T_SESSION    45000    /* both sides sign on and meet; slow under ASan on a busy machine */
 #define T_MESSAGE    5000
 #define T_REPLY      3000     /* an answer the plugin gives at once */
+#define T_KDF_IDLE   60000    /* PBKDF2 at the most iterations, on a busy machine */
 /* a round trip friend -> victim -> friend may take this long at most, even
  * with both PBKDF2 workers busy and attackers connected */
 #define RTT_MAX_MS   2000.0
@@ -116,6 +123,31 @@ static PurpleDebugUiOps debug_ops = {
 	.print = debug_print,
 	.is_enabled = debug_enabled,
 };
+
+/* The plugin's PBKDF2 workers hold no job, not even a cancelled one. */
+static gboolean
+kdf_idle(gpointer data)
+{
+	return plugin_kdf_busy() == 0;
+}
+
+static gboolean
+tick_cb(gpointer data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+/* Wait until kdf_idle: a worker that finishes a cancelled job tells the
+ * main loop nothing, so look now and then. */
+static gboolean
+wait_kdf_idle(void)
+{
+	guint tick = g_timeout_add(50, tick_cb, NULL);
+	gboolean ok = host_run_until(kdf_idle, NULL, T_KDF_IDLE);
+
+	g_source_remove(tick);
+	return ok;
+}
 
 /* ---- what the process holds --------------------------------------------- */
 
@@ -237,6 +269,9 @@ fix_teardown(Fix *f, gconstpointer data)
 	host_account_delete(f->victim);
 	host_account_delete(f->friend);
 	host_run_for(50);
+	/* PBKDF2 cannot be stopped: let the case's last jobs finish rather
+	 * than hand them to the next case (the workers serve the process) */
+	g_assert_true(wait_kdf_idle());
 	g_free(f->vname);
 	g_free(f->fname);
 	g_free(f->vaddr);
@@ -717,6 +752,8 @@ test_low_order(Fix *f, gconstpointer data)
 		tj_free(root);
 		return;
 	}
+	/* no PBKDF2 of the setup's is still running */
+	g_assert_true(wait_kdf_idle());
 	since = host_mark();
 	for (i = 0; i < tj_len(list); i++) {
 		TJson *pt = tj_at(list, i);
@@ -756,6 +793,7 @@ test_iterations(Fix *f, gconstpointer data)
 
 	if (!f->ready)
 		return;
+	g_assert_true(wait_kdf_idle());
 	since = host_mark();
 	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
 		uint8_t salt[PARLEY_SALT_LEN];
@@ -1098,6 +1136,63 @@ test_unfinished(Fix *f, gconstpointer data)
 	assert_quiet(f, since);
 }
 
+/* ---- /hostile/fd-exhaustion ---------------------------------------------- */
+
+#define FD_CONNS 40
+#define FD_ROOM  10
+
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double) ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Callers faster than the process has file descriptors: the victim cannot
+ * accept them all (EMFILE).  It must not spin on the listening socket that
+ * stays readable meanwhile, and it takes the rest once it can. */
+static void
+test_fd_exhaustion(Fix *f, gconstpointer data)
+{
+	RawConn *c[FD_CONNS];
+	AllClosed a = { c, FD_CONNS };
+	struct rlimit saved, low;
+	double cpu0, cpu;
+	guint since, i;
+
+	if (!f->ready)
+		return;
+	since = host_mark();
+	for (i = 0; i < FD_CONNS; i++) {
+		c[i] = atk(f, 1 + i);
+		if (c[i] == NULL)
+			return;
+	}
+	/* room for FD_ROOM more descriptors in the whole process */
+	g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	low = saved;
+	low.rlim_cur = open_fds() + FD_ROOM;
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+	cpu0 = cpu_seconds();
+	host_run_for(1000);
+	cpu = cpu_seconds() - cpu0;
+	rtt(f, "fd-exhaustion");
+	g_test_message("cpu %.2f s in 1 s with descriptors exhausted", cpu);
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	/* no busy loop on the listening socket */
+	g_assert_cmpfloat(cpu, <, 0.5);
+
+	/* with descriptors back, every caller is taken, and cut at the
+	 * handshake timeout */
+	g_assert_true(host_run_until(all_closed, &a, HS_TIMEOUT_MS + T_SESSION));
+	for (i = 0; i < FD_CONNS; i++)
+		g_assert_cmpuint(c[i]->received, ==, 0);
+	assert_quiet(f, since);
+}
+
 /* ---- /hostile/guessing ----------------------------------------------------- */
 
 /* An HS1 from host: RAW_REPLY_HS2 (let in) or RAW_REPLY_ERROR (code in
@@ -1259,12 +1354,6 @@ enough_replies(gpointer data)
 	return got >= r->want;
 }
 
-static gboolean
-kdf_idle(gpointer data)
-{
-	return plugin_kdf_busy() == 0;
-}
-
 /* An HS1 with a salt nobody has used: the victim has no PRS for it. */
 static RawConn *
 fresh_salt_hs1(Fix *f, guint host, guint32 iterations)
@@ -1293,7 +1382,7 @@ test_kdf_cap(Fix *f, gconstpointer data)
 	if (!f->ready)
 		return;
 	since = host_mark();
-	g_assert_cmpuint(plugin_kdf_busy(), ==, 0);
+	g_assert_true(wait_kdf_idle());
 	/* six strangers from six addresses, each with its own salt and the
 	 * most iterations allowed: PBKDF2 for each would take a while */
 	for (i = 0; i < KDF_CONNS; i++) {
@@ -1341,7 +1430,7 @@ test_kdf_cap(Fix *f, gconstpointer data)
 	g_assert_cmpuint(plugin_kdf_max_seen(), <=, PARLEY_MAX_KDF_RUNNING);
 
 	/* once the workers are done, a stranger is let in again */
-	g_assert_true(host_run_until(kdf_idle, NULL, 60000));
+	g_assert_true(wait_kdf_idle());
 	raw_session_init(&s, atk(f, 1 + KDF_CONNS + 2));
 	if (s.conn != NULL) {
 		uint8_t salt[PARLEY_SALT_LEN];
@@ -1466,6 +1555,7 @@ main(int argc, char **argv)
 	HOSTILE_TEST("/hostile/rekey-ack-unsolicited", test_rekey_ack);
 	HOSTILE_TEST("/hostile/close-mid-frame", test_close_mid_frame);
 	HOSTILE_TEST("/hostile/unfinished-handshakes", test_unfinished);
+	HOSTILE_TEST("/hostile/fd-exhaustion", test_fd_exhaustion);
 	HOSTILE_TEST("/hostile/guessing", test_guessing);
 	HOSTILE_TEST("/hostile/kdf-cap", test_kdf_cap);
 	HOSTILE_TEST("/hostile/handshake-cap", test_handshake_cap);

@@ -39,6 +39,8 @@
 
 gint64 bench_now_ns(void);            /* CLOCK_MONOTONIC */
 gint64 bench_thread_cpu_ns(void);     /* CLOCK_THREAD_CPUTIME_ID */
+/* CPU time of the whole process, all threads, user and system (s). */
+double bench_process_cpu_s(void);
 /* Resident set size of this process, from /proc/self/statm, in KiB. */
 long bench_rss_kib(void);
 /* Raise RLIMIT_NOFILE to its hard limit; returns the soft limit now. */

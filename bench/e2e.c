@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include <glib-unix.h>
 #include <purple.h>
@@ -238,8 +237,9 @@ b_received(PurpleAccount *acct, char *sender, char *message, PurpleConversation 
 		g_free(text);
 	} else if (g_str_has_prefix(message, "!report")) {
 		Stall st = ticker_take();
-		char *text = g_strdup_printf("!r %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %.3f %.3f",
-		                             b.counted, b.first_ns, b.last_ns, st.gap_ms, st.own_ms);
+		char *text = g_strdup_printf("!r %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+		                             " %.3f %.3f %.6f", b.counted, b.first_ns, b.last_ns,
+		                             st.gap_ms, st.own_ms, bench_process_cpu_s());
 
 		send_text(acct, sender, text);
 		g_free(text);
@@ -285,6 +285,7 @@ static struct {
 	guint b_counted;
 	gint64 b_first, b_last;
 	Stall b_stall;
+	double b_cpu_s;             /* B's process CPU time at its report */
 } a;
 
 static void
@@ -307,9 +308,9 @@ a_received(PurpleAccount *acct, char *sender, char *message, PurpleConversation 
 		g_array_append_val(a.rtt, v);
 		a.echoes++;
 	} else if (g_str_has_prefix(message, "!r ")) {
-		if (sscanf(message, "!r %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %lf %lf",
+		if (sscanf(message, "!r %u %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %lf %lf %lf",
 		           &a.b_counted, &a.b_first, &a.b_last, &a.b_stall.gap_ms,
-		           &a.b_stall.own_ms) == 5)
+		           &a.b_stall.own_ms, &a.b_cpu_s) == 6)
 			a.got_report = TRUE;
 	}
 }
@@ -420,11 +421,15 @@ a_throughput(guint n)
 	guint sent = 0, before = 0, k, mark;
 	char prefix[32];
 	GPtrArray *rekeys;
+	double a_cpu, b_cpu = 0;
 
 	a.got_report = FALSE;
-	if (a_ask_report())
+	if (a_ask_report()) {
 		before = a.b_counted;
+		b_cpu = a.b_cpu_s;
+	}
 	mark = host_mark();
+	a_cpu = bench_process_cpu_s();
 	t0 = bench_now_ns();
 	while (sent < n) {
 		for (k = 0; k < batch && sent < n; k++, sent++) {
@@ -450,6 +455,7 @@ a_throughput(guint n)
 		fprintf(stderr, "e2e-a: %u messages still unacknowledged\n", a_waiting());
 		exit(1);
 	}
+	a_cpu = bench_process_cpu_s() - a_cpu;
 	bench_report("e2e_messages", n);
 	bench_report("e2e_msgs_s", (double) n * 1e9 / (double) (d.done_at - t0));
 	/* §8's automatic rekeys (every 20 messages by default) on the way */
@@ -457,11 +463,18 @@ a_throughput(guint n)
 	                       "Session key rotated");
 	bench_report("e2e_throughput_rekeys", rekeys->len);
 	g_ptr_array_unref(rekeys);
-	if (a_ask_report() && a.b_counted - before == n && a.b_last > a.b_first)
+	if (a_ask_report() && a.b_counted - before == n && a.b_last > a.b_first) {
 		bench_report("e2e_received_msgs_s",
 		             (double) (n - 1) * 1e9 / (double) (a.b_last - a.b_first));
-	else
+		/* CPU per message, all of each process (libpurple, the host, the
+		 * plugin): what the rate would be with a CPU each to themselves */
+		b_cpu = a.b_cpu_s - b_cpu;
+		bench_report("e2e_cpu_per_msg_a_us", a_cpu * 1e6 / n);
+		bench_report("e2e_cpu_per_msg_b_us", b_cpu * 1e6 / n);
+		bench_report("e2e_cpu_bound_msgs_s", n / MAX(a_cpu, b_cpu));
+	} else {
 		fprintf(stderr, "e2e-a: B counted %u of %u\n", a.b_counted - before, n);
+	}
 }
 
 typedef struct {
@@ -595,17 +608,6 @@ listen_received(PurpleAccount *acct, char *sender, char *message, PurpleConversa
 	listen_count++;
 }
 
-/* CPU time of the whole process (the main thread and the KDF workers). */
-static double
-process_cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
-	       (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
-}
-
 static void
 listen_command(const char *line)
 {
@@ -617,7 +619,7 @@ listen_command(const char *line)
 		printf("stall %.3f %.3f\n", st.gap_ms, st.own_ms);
 	}
 	else if (strcmp(line, "cpu") == 0)
-		printf("cpu %.6f\n", process_cpu_s());
+		printf("cpu %.6f\n", bench_process_cpu_s());
 	else if (strcmp(line, "count") == 0)
 		printf("count %u\n", listen_count);
 	else

@@ -78,6 +78,9 @@
 /* most source addresses the guard remembers (oldest idle one evicted) */
 #define PARLEY_GUARD_MAX_ADDRS         4096
 
+/* out of file descriptors, the listener stops accepting this long (plugin) */
+#define PARLEY_ACCEPT_PAUSE_MS         1000
+
 /* reconnection of outgoing connections (plugin) */
 #define PARLEY_RETRY_FIRST_S           5
 #define PARLEY_RETRY_MAX_S             300

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential autoconf automake libtool autopoint pkg-config gettext
       libpurple-dev libglib2.0-dev libgcrypt20-dev
-      python3 python3-pycryptodome finch tmux valgrind clang"
+      python3 python3-pycryptodome finch tmux valgrind clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

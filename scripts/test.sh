@@ -1,8 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds from a clean
 # configure, runs `make check`, the plugins' end-to-end test under valgrind
-# memcheck, the same suite under ASan/UBSan, and `make distcheck`.  Build
-# trees go under build/ (ignored by git).
+# memcheck, the same suite under ASan/UBSan, each fuzzer for a minute, and
+# `make distcheck`.  Build trees go under build/ (ignored by git).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,6 +26,9 @@ mkdir -p build/asan
 (cd build/asan && "$top/configure" --quiet --enable-sanitizers CC=gcc &&
  make -s -j"$jobs" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 make -s -j"$jobs" check) || {
 	cat build/asan/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== fuzzing: every libFuzzer target for 60 seconds"
+sh tests/fuzz/run.sh 60 || exit 1
 
 echo "== make distcheck"
 (cd build/normal && make -s distcheck >/dev/null) || exit 1

@@ -196,10 +196,17 @@ parley_conv_notice(PurpleAccount *account, const char *who, gboolean force,
 	g_free(html);
 }
 
+/* How the conversation names a peer: the name it announced, else (classic
+ * peers announce none) the buddy's alias, else its address. */
 static const char *
 peer_display(ParleyPeer *p)
 {
-	return p->announced != NULL ? p->announced : p->name;
+	PurpleBuddy *b;
+
+	if (p->announced != NULL)
+		return p->announced;
+	b = purple_find_buddy(p->pa->account, p->name);
+	return b != NULL ? purple_buddy_get_alias(b) : p->name;
 }
 
 static char *

@@ -39,6 +39,7 @@ for t in $targets; do
 		>"$out/$t.log" 2>&1
 	"$profdata" merge -o "$out/$t.profdata" "$out/$t.profraw"
 	echo "== $t ($(ls "$root/$t" | wc -l) inputs from $root/$t)"
+	# shellcheck disable=SC2086
 	"$cov" report "$out/$t" -instr-profile="$out/$t.profdata" $core | table
 	if [ -z "$objs" ]; then objs="$out/$t"; else objs="$objs -object $out/$t"; fi
 done

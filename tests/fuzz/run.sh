@@ -46,6 +46,7 @@ mkdir -p "$out/logs"
 # Debian's clang: say so rather than fail with a linker error.
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' \
 	>"$out/probe.c"
+# shellcheck disable=SC2086
 if ! $CC $sanitize -o "$out/probe" "$out/probe.c" >"$out/logs/probe.log" 2>&1; then
 	cat "$out/logs/probe.log" >&2
 	echo "run.sh: $CC cannot link libFuzzer (apt-get install libclang-rt-14-dev)" >&2

@@ -122,11 +122,7 @@ random_fill(ParleyClassic *c, void *buf, size_t len)
 static ParleyEvent *
 push_event(ParleyClassic *c, ParleyEventType type)
 {
-	ParleyEvent *ev = g_new0(ParleyEvent, 1);
-
-	ev->type = type;
-	g_queue_push_tail(&c->events, ev);
-	return ev;
+	return parley_event_push(&c->events, type);
 }
 
 static void
@@ -536,16 +532,11 @@ parley_classic_new(ParleyClassicRole role, ParleyRandomFunc random,
 void
 parley_classic_free(ParleyClassic *c)
 {
-	ParleyEvent *ev;
-
 	if (c == NULL)
 		return;
 	drop_all(c);
 	parley_secure_free(c->window, PARLEY_CLASSIC_KEY_WINDOW * sizeof(KeySlot));
-	while ((ev = g_queue_pop_head(&c->events)) != NULL) {
-		parley_event_clear(ev);
-		g_free(ev);
-	}
+	parley_event_queue_clear(&c->events);
 	g_byte_array_unref(c->out);
 	parley_wipe(c, sizeof(*c));
 	g_free(c);
@@ -716,17 +707,10 @@ parley_classic_is_closed(const ParleyClassic *c)
 gboolean
 parley_classic_next_event(ParleyClassic *c, ParleyEvent *ev)
 {
-	ParleyEvent *head;
-
 	g_return_val_if_fail(c != NULL, FALSE);
 	g_return_val_if_fail(ev != NULL, FALSE);
 
-	head = g_queue_pop_head(&c->events);
-	if (head == NULL)
-		return FALSE;
-	*ev = *head;                        /* the strings move to the caller */
-	g_free(head);
-	return TRUE;
+	return parley_event_pop(&c->events, ev);  /* the strings move to the caller */
 }
 
 GByteArray *

@@ -27,3 +27,38 @@ parley_event_clear(ParleyEvent *ev)
 	/* sid, code, kdf_salt and the rest go too. */
 	parley_wipe(ev, sizeof *ev);
 }
+
+ParleyEvent *
+parley_event_push(GQueue *queue, ParleyEventType type)
+{
+	ParleyEvent *ev = g_new0(ParleyEvent, 1);
+
+	ev->type = type;
+	g_queue_push_tail(queue, ev);
+	return ev;
+}
+
+gboolean
+parley_event_pop(GQueue *queue, ParleyEvent *ev)
+{
+	ParleyEvent *head = g_queue_pop_head(queue);
+
+	if (head == NULL)
+		return FALSE;
+	*ev = *head;
+	g_free(head);
+	return TRUE;
+}
+
+static void
+free_queued(gpointer p)
+{
+	parley_event_clear(p);
+	g_free(p);
+}
+
+void
+parley_event_queue_clear(GQueue *queue)
+{
+	g_queue_clear_full(queue, free_queued);
+}

@@ -65,6 +65,15 @@ typedef struct {
 
 void parley_event_clear(ParleyEvent *ev);
 
+/* The queue a core keeps its events in (a GQueue of ParleyEvent*). */
+/* Append a zeroed event of this type; the queue owns it. */
+ParleyEvent *parley_event_push(GQueue *queue, ParleyEventType type);
+/* Move the oldest event into *ev (its strings go to the caller); FALSE
+ * when the queue is empty. */
+gboolean parley_event_pop(GQueue *queue, ParleyEvent *ev);
+/* Clear and free every queued event. */
+void parley_event_queue_clear(GQueue *queue);
+
 /* Randomness is injected so a handshake can be replayed from fixed inputs.
  * NULL means parley_random_bytes(). */
 typedef void (*ParleyRandomFunc)(void *buf, size_t len, gpointer user_data);

@@ -122,18 +122,7 @@ draw(ParleySession *s, void *buf, size_t len)
 static ParleyEvent *
 push_event(ParleySession *s, ParleyEventType type)
 {
-	ParleyEvent *ev = g_new0(ParleyEvent, 1);
-
-	ev->type = type;
-	g_queue_push_tail(&s->events, ev);
-	return ev;
-}
-
-static void
-free_event(gpointer p)
-{
-	parley_event_clear(p);
-	g_free(p);
+	return parley_event_push(&s->events, type);
 }
 
 /* Drop every secret the connection holds. */
@@ -232,7 +221,7 @@ parley_session_free(ParleySession *s)
 	if (s == NULL)
 		return;
 	wipe_keys(s);
-	g_queue_clear_full(&s->events, free_event);
+	parley_event_queue_clear(&s->events);
 	parley_wipe(s->out->data, s->out->len);
 	g_byte_array_unref(s->out);
 	parley_wipe(s, sizeof(*s));
@@ -809,15 +798,8 @@ parley_session_tick(ParleySession *s, gint64 now_ms)
 gboolean
 parley_session_next_event(ParleySession *s, ParleyEvent *ev)
 {
-	ParleyEvent *e;
-
 	g_return_val_if_fail(s != NULL && ev != NULL, FALSE);
-	e = g_queue_pop_head(&s->events);
-	if (e == NULL)
-		return FALSE;
-	*ev = *e;
-	g_free(e);
-	return TRUE;
+	return parley_event_pop(&s->events, ev);
 }
 
 GByteArray *

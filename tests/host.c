@@ -229,12 +229,16 @@ void
 host_dump(guint since)
 {
 	guint i;
+	gint64 first_ms = 0;
 
 	for (i = since; i < events->len; i++) {
 		const HostEvent *ev = g_ptr_array_index(events, i);
 		const char *t = ev->text != NULL ? ev->text : "";
 
-		g_printerr("# [%u] %s acct=%s peer=%s flags=0x%x %s%s%s%s%s%s%.200s%s\n", ev->seq,
+		if (i == since)
+			first_ms = ev->time_ms;
+		g_printerr("# [%u] +%" G_GINT64_FORMAT "ms %s acct=%s peer=%s flags=0x%x "
+		           "%s%s%s%s%s%s%.200s%s\n", ev->seq, ev->time_ms - first_ms,
 		           host_event_type_name(ev->type), ev->account ? ev->account : "-",
 		           ev->peer ? ev->peer : "-", ev->flags,
 		           ev->title ? ev->title : "", ev->title ? " | " : "",

@@ -57,7 +57,8 @@ if [ "${errors:-x}" != 0 ] || [ "${definite:-0}" != 0 ]; then
 	exit 1
 fi
 if [ "$failed" != 0 ] || [ "$passed" = 0 ]; then
-	grep '^not ok' "$tap" >&2
+	# each failed case's assertion and event log, for a CI log to show
+	grep -E '^not ok|^# .*(ERROR|assertion|\[[0-9]+\] \+)' "$tap" | tail -n 80 >&2
 	echo "valgrind.sh: test cases failed under valgrind: see $tap" >&2
 	exit 1
 fi

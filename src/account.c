@@ -1447,6 +1447,24 @@ listen_pause(ParleyAccount *pa, int fd, int err)
 	}
 }
 
+/* Accepted connections from ip that have not said who they are yet: no
+ * HS1 let in by the guard, no classic handshake finished. */
+static guint
+count_silent(ParleyAccount *pa, const char *ip)
+{
+	GList *l;
+	guint n = 0;
+
+	for (l = pa->conns; l != NULL; l = l->next) {
+		const ParleyConn *c = l->data;
+
+		if (!c->initiator && c->peer == NULL && !c->established &&
+		    c->remote_ip != NULL && strcmp(c->remote_ip, ip) == 0)
+			n++;
+	}
+	return n;
+}
+
 static void
 listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 {
@@ -1459,6 +1477,7 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 		socklen_t len = sizeof(ss);
 		int cfd = accept(fd, (struct sockaddr *) &ss, &len);
 		ParleyConn *c;
+		char *ip;
 
 		if (cfd < 0) {
 			int err = errno;
@@ -1467,10 +1486,18 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 				listen_pause(pa, fd, err);
 			break;
 		}
+		ip = sockaddr_ip(&ss);
+		if (count_silent(pa, ip) >= PARLEY_MAX_SILENT_PER_ADDR) {
+			purple_debug_info(PARLEY_DEBUG, "too many silent connections from one "
+			                  "address: closing a new one\n");
+			close(cfd);
+			g_free(ip);
+			continue;
+		}
 		sock_setup(cfd);
 		c = conn_new(pa, NULL, FALSE);
 		c->fd = cfd;
-		c->remote_ip = sockaddr_ip(&ss);
+		c->remote_ip = ip;
 		conn_start_session(c);
 		c->read_watch = purple_input_add(cfd, PURPLE_INPUT_READ, conn_read_cb, c);
 		purple_debug_info(PARLEY_DEBUG, "conn %u: accepted\n", c->id);

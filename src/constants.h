@@ -78,6 +78,12 @@
 /* most source addresses the guard remembers (oldest idle one evicted) */
 #define PARLEY_GUARD_MAX_ADDRS         4096
 
+/* most accepted connections from one source address that have not yet
+ * sent an HS1 that was let in (or, in classic mode, finished the
+ * handshake); more are closed at once, so that a stranger cannot hold the
+ * listener's descriptors for the handshake timeout (plugin; not in §9) */
+#define PARLEY_MAX_SILENT_PER_ADDR     8
+
 /* out of file descriptors, the listener stops accepting this long (plugin) */
 #define PARLEY_ACCEPT_PAUSE_MS         1000
 

@@ -1136,6 +1136,67 @@ test_unfinished(Fix *f, gconstpointer data)
 	assert_quiet(f, since);
 }
 
+/* ---- /hostile/silent ------------------------------------------------------ */
+
+#define SILENT_EXTRA 4
+
+/* Connections from one address that never say a word: the victim holds
+ * PARLEY_MAX_SILENT_PER_ADDR of them until the handshake timeout and closes
+ * any more at once, so that one stranger cannot hold its descriptors.
+ * Other addresses are let in meanwhile, and once the silent ones are gone
+ * the address is let in again. */
+static void
+test_silent(Fix *f, gconstpointer data)
+{
+	RawConn *c[PARLEY_MAX_SILENT_PER_ADDR + SILENT_EXTRA];
+	AllClosed held = { c, PARLEY_MAX_SILENT_PER_ADDR };
+	RawSession s;
+	guint since, i;
+
+	if (!f->ready)
+		return;
+	since = host_mark();
+	for (i = 0; i < G_N_ELEMENTS(c); i++) {
+		c[i] = atk(f, 1);
+		if (c[i] == NULL)
+			return;
+		/* accepted one by one, in this order */
+		host_run_for(20);
+	}
+	/* the ones over the limit are closed at once, without a word */
+	for (i = PARLEY_MAX_SILENT_PER_ADDR; i < G_N_ELEMENTS(c); i++) {
+		expect_silent_close(c[i], T_REPLY);
+		g_assert_cmpint(c[i]->eof_ms - c[i]->opened_ms, <, HS_TIMEOUT_MS / 3);
+	}
+	/* the others are held, waiting for their HS1 */
+	for (i = 0; i < PARLEY_MAX_SILENT_PER_ADDR; i++)
+		g_assert_false(c[i]->eof);
+	STOP_IF_FAILED();
+	rtt(f, "silent");
+
+	/* a stranger from another address is let in and gets a session */
+	raw_session_init(&s, atk(f, 2));
+	g_assert_true(raw_session_handshake(&s, "other", 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	raw_session_clear(&s);
+	STOP_IF_FAILED();
+
+	/* the held ones are cut at the handshake timeout, without a word */
+	g_assert_true(host_run_until(all_closed, &held, HS_TIMEOUT_MS + T_SESSION));
+	for (i = 0; i < PARLEY_MAX_SILENT_PER_ADDR; i++) {
+		g_assert_cmpuint(c[i]->in->len, ==, 0);
+		g_assert_cmpint(c[i]->eof_ms - c[i]->opened_ms, >=, HS_TIMEOUT_MS - 100);
+		atk_close(f, c[i]);
+	}
+	host_run_for(100);
+	/* and the address is let in again */
+	raw_session_init(&s, atk(f, 1));
+	g_assert_true(raw_session_handshake(&s, "back", 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	raw_session_clear(&s);
+	assert_quiet(f, since);
+}
+
 /* ---- /hostile/fd-exhaustion ---------------------------------------------- */
 
 #define FD_CONNS 40
@@ -1555,6 +1616,7 @@ main(int argc, char **argv)
 	HOSTILE_TEST("/hostile/rekey-ack-unsolicited", test_rekey_ack);
 	HOSTILE_TEST("/hostile/close-mid-frame", test_close_mid_frame);
 	HOSTILE_TEST("/hostile/unfinished-handshakes", test_unfinished);
+	HOSTILE_TEST("/hostile/silent", test_silent);
 	HOSTILE_TEST("/hostile/fd-exhaustion", test_fd_exhaustion);
 	HOSTILE_TEST("/hostile/guessing", test_guessing);
 	HOSTILE_TEST("/hostile/kdf-cap", test_kdf_cap);

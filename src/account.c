@@ -1780,8 +1780,11 @@ parley_account_send_im(PurpleConnection *gc, const char *who, const char *messag
 	} else {
 		/* queued: connect now, send in order once the session is up */
 		if (!p->told_waiting) {
-			char *note = g_strdup_printf(_("Not connected to %s yet: messages will be sent "
-			                               "once the secure session is up."),
+			char *note = g_strdup_printf(pa->classic
+			                             ? _("Not connected to %s yet: messages will be "
+			                                 "sent once the classic session is up.")
+			                             : _("Not connected to %s yet: messages will be "
+			                                 "sent once the secure session is up."),
 			                             peer_display(p));
 
 			parley_conv_notice(pa->account, p->name, FALSE, PURPLE_MESSAGE_SYSTEM, note);

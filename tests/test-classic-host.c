@@ -1466,6 +1466,11 @@ test_unreachable(Fix *f, gconstpointer data)
 	host_send_im(f->acct, who, "lost words");
 	g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, f->acct, who, PURPLE_MESSAGE_ERROR, want,
 	                           T_MESSAGE));
+	/* before that, the user was told it waits for a classic session, not
+	 * for a secure one */
+	g_assert_nonnull(host_find(m, HOST_EV_MESSAGE, f->acct, who, PURPLE_MESSAGE_SYSTEM,
+	                           "once the classic session is up"));
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, who, 0, "secure session"));
 	g_assert_true(purple_account_is_connected(f->acct));
 	g_free(want);
 	g_free(who);

@@ -33,6 +33,7 @@
 
 #include "constants.h"
 #include "host.h"
+#include "testutil.h"
 
 #define PASSPHRASE "correct horse battery staple"
 #define PYTHON "/usr/bin/python3"    /* Debian's, with python3-pycryptodome */
@@ -45,7 +46,7 @@
 
 #define STOP_IF_FAILED() G_STMT_START { if (g_test_failed()) return; } G_STMT_END
 
-/* ---- JSON strings, the peer's way of passing text ------------------------ */
+/* ---- JSON strings, the peer's way of passing text (read with testutil) - */
 
 /* text (UTF-8) as a JSON string literal: quotes, backslashes and control
  * characters escaped, everything else as it is. */
@@ -65,73 +66,6 @@ json_encode(const char *text)
 	}
 	g_string_append_c(s, '"');
 	return g_string_free(s, FALSE);
-}
-
-static gint
-hex4(const char *s)
-{
-	gint v = 0, i;
-
-	for (i = 0; i < 4; i++) {
-		gint d = g_ascii_xdigit_value(s[i]);
-
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-/* A JSON string literal (as Python's json.dumps writes it) as UTF-8, or
- * NULL if it is not one. */
-static char *
-json_decode(const char *s)
-{
-	GString *out;
-
-	if (*s++ != '"')
-		return NULL;
-	out = g_string_new(NULL);
-	while (*s != '\0' && *s != '"') {
-		gint c, lo;
-
-		if (*s != '\\') {
-			g_string_append_c(out, *s++);
-			continue;
-		}
-		s++;
-		switch (*s++) {
-		case '"':  g_string_append_c(out, '"'); break;
-		case '\\': g_string_append_c(out, '\\'); break;
-		case '/':  g_string_append_c(out, '/'); break;
-		case 'b':  g_string_append_c(out, '\b'); break;
-		case 'f':  g_string_append_c(out, '\f'); break;
-		case 'n':  g_string_append_c(out, '\n'); break;
-		case 'r':  g_string_append_c(out, '\r'); break;
-		case 't':  g_string_append_c(out, '\t'); break;
-		case 'u':
-			c = hex4(s);
-			if (c < 0)
-				goto bad;
-			s += 4;
-			/* a surrogate pair: one character outside the BMP */
-			if (c >= 0xD800 && c < 0xDC00 && s[0] == '\\' && s[1] == 'u' &&
-			    (lo = hex4(s + 2)) >= 0xDC00 && lo < 0xE000) {
-				c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
-				s += 6;
-			}
-			g_string_append_unichar(out, (gunichar) c);
-			break;
-		default:
-			goto bad;
-		}
-	}
-	if (*s != '"')
-		goto bad;
-	return g_string_free(out, FALSE);
-bad:
-	g_string_free(out, TRUE);
-	return NULL;
 }
 
 /* ---- the Python peer --------------------------------------------------------- */
@@ -292,11 +226,12 @@ peer_texts(const Peer *p, guint since)
 
 	for (i = since; i < p->lines->len; i++) {
 		if (line_is(p, i, "recv")) {
-			const char *l = g_ptr_array_index(p->lines, i);
-			char *t = json_decode(l + strlen("recv "));
+			const char *l = g_ptr_array_index(p->lines, i) + strlen("recv ");
+			TJson *t = tj_parse(l, strlen(l));
 
-			g_assert_nonnull(t);
-			g_ptr_array_add(texts, t != NULL ? t : g_strdup(""));
+			g_assert_true(t != NULL && tj_is_string(t));
+			g_ptr_array_add(texts, g_strdup(t != NULL && tj_is_string(t) ? tj_str(t) : ""));
+			tj_free(t);
 		}
 	}
 	return texts;

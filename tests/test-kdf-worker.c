@@ -16,15 +16,7 @@
 /* Valgrind runs one thread at a time and, unless --fair-sched=yes, may let
  * one worker starve the other: then "both workers were busy at once" is not
  * guaranteed, only "never more than two". */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() FALSE
-#endif
+#include "under-valgrind.h"
 
 #define FAST_ITERATIONS   1000u     /* quick, where only plumbing matters */
 #define SLOW_ITERATIONS   50000u    /* long enough to overlap or be cancelled */

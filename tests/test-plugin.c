@@ -23,15 +23,7 @@
 #include "constants.h"
 #include "host.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() FALSE
-#endif
+#include "under-valgrind.h"
 
 #define PASSPHRASE "correct horse battery staple"
 #define PREFS "/plugins/core/parley"

@@ -248,6 +248,25 @@ host_dump(guint since)
 	}
 }
 
+void
+host_assert_clean(guint since)
+{
+	int k;
+
+	for (k = HOST_EV_GLIB_LOG; k <= HOST_EV_LOOP_MISUSE; k++) {
+		GPtrArray *bad = host_find_all(since, k, NULL, NULL, 0, NULL);
+		guint i;
+
+		for (i = 0; i < bad->len; i++) {
+			const HostEvent *ev = g_ptr_array_index(bad, i);
+
+			g_test_message("%s: %s", host_event_type_name(ev->type), ev->text);
+		}
+		g_assert_cmpuint(bad->len, ==, 0);
+		g_ptr_array_unref(bad);
+	}
+}
+
 /* ---- the event loop on GLib ------------------------------------------ */
 
 /* A UI maps hang-ups and errors to "readable" (the reader then sees EOF)

@@ -158,6 +158,9 @@ const HostEvent *host_wait(guint since, HostEventType type, PurpleAccount *accou
                            guint timeout_ms);
 /* Every event after since on stderr (for a failing test's diagnosis). */
 void host_dump(guint since);
+/* A test assertion: since `since`, nothing made GLib complain (a warning or
+ * critical) and nothing misused the event loop; each offender is printed. */
+void host_assert_clean(guint since);
 const char *host_event_type_name(HostEventType type);
 
 /* ---- what a user reads in them ------------------------------------------ */

@@ -688,24 +688,11 @@ fix_setup(Fix *f, gconstpointer data)
 static void
 fix_teardown(Fix *f, gconstpointer data)
 {
-	GPtrArray *bad;
-	guint i;
-	int k;
-
 	if (f->acct != NULL)
 		host_account_delete(f->acct);
 	host_run_for(50);
-	/* nothing in the case may have made GLib complain or misused the loop */
-	for (k = HOST_EV_GLIB_LOG; k <= HOST_EV_LOOP_MISUSE; k++) {
-		bad = host_find_all(f->mark, k, NULL, NULL, 0, NULL);
-		for (i = 0; i < bad->len; i++) {
-			const HostEvent *ev = g_ptr_array_index(bad, i);
-
-			g_test_message("%s: %s", host_event_type_name(ev->type), ev->text);
-		}
-		g_assert_cmpuint(bad->len, ==, 0);
-		g_ptr_array_unref(bad);
-	}
+	/* nothing in the case made GLib complain or misused the loop */
+	host_assert_clean(f->mark);
 	if (g_test_failed()) {
 		log_dump(f->mark);
 		if (f->py != NULL)

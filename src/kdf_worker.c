@@ -55,6 +55,8 @@ static GThreadPool *pool;       /* created lazily, freed by shutdown */
 static GQueue active_jobs = G_QUEUE_INIT;
 static guint running;           /* PBKDF2 computations in progress now */
 static guint max_seen;          /* largest value of running seen */
+static gboolean held;           /* parley_kdf_hold(): workers wait after PBKDF2 */
+static GCond held_cond;         /* with kdf_lock: held was cleared */
 
 /* Leave the active list (the job no longer counts as busy).
  * Called with kdf_lock held. */
@@ -145,6 +147,9 @@ work(gpointer data, gpointer pool_data)
 	job->pass_len = 0;
 
 	g_mutex_lock(&kdf_lock);
+	/* for tests: hold on to the job (still running, still busy) */
+	while (held && !skip)
+		g_cond_wait(&held_cond, &kdf_lock);
 	if (!skip)
 		running--;
 	if (job->cancelled) {
@@ -265,6 +270,9 @@ parley_kdf_shutdown(void)
 			sources = g_slist_prepend(sources, source);
 	}
 	old_pool = g_steal_pointer(&pool);
+	/* a held worker could never finish */
+	held = FALSE;
+	g_cond_broadcast(&held_cond);
 	g_mutex_unlock(&kdf_lock);
 
 	/* Results already waiting in a main loop: drop them (frees those jobs). */
@@ -296,4 +304,14 @@ parley_kdf_max_concurrent_seen(void)
 	n = max_seen;
 	g_mutex_unlock(&kdf_lock);
 	return n;
+}
+
+void
+parley_kdf_hold(gboolean hold)
+{
+	g_mutex_lock(&kdf_lock);
+	held = hold;
+	if (!hold)
+		g_cond_broadcast(&held_cond);
+	g_mutex_unlock(&kdf_lock);
 }

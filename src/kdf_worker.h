@@ -74,4 +74,11 @@ void parley_kdf_shutdown(void);
  * same time since the module started or since the last shutdown. */
 guint parley_kdf_max_concurrent_seen(void);
 
+/* For tests: while held, a worker that has finished a PBKDF2 computation
+ * waits before it lets go of the job, which stays running and busy; a
+ * test can so keep the workers occupied for as long as it needs, however
+ * fast the machine.  parley_kdf_hold(FALSE) lets them go on, as does
+ * parley_kdf_shutdown().  Never held unless a test asks. */
+void parley_kdf_hold(gboolean hold);
+
 #endif

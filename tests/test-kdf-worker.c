@@ -260,6 +260,8 @@ test_cancel_running(void)
 	ParleyKdfJob *job;
 	gint64 deadline = g_get_monotonic_time() + WAIT_LIMIT_US;
 
+	/* the worker holds the job after PBKDF2, however fast it ran */
+	parley_kdf_hold(TRUE);
 	job = parley_kdf_submit((const uint8_t *) "pass", 4, (const uint8_t *) "salt", 4,
 	                        SLOW_ITERATIONS, 32, never_done, NULL);
 	g_assert_nonnull(job);
@@ -270,9 +272,42 @@ test_cancel_running(void)
 		g_usleep(100);
 	}
 	parley_kdf_cancel(job);
-	/* Still busy while the worker finishes the computation, then freed. */
+	/* Still busy while the worker has it: a cancelled job frees no slot */
+	g_usleep(50000);
+	drain(NULL);
+	g_assert_cmpuint(parley_kdf_busy(), ==, 1);
+	/* then freed, and done is never called */
+	parley_kdf_hold(FALSE);
 	iterate_until_idle(NULL);
 	drain(NULL);
+	g_assert_cmpuint(parley_kdf_busy(), ==, 0);
+	parley_kdf_shutdown();
+}
+
+/* parley_kdf_shutdown() lets held workers go rather than wait for ever. */
+static void
+test_shutdown_releases_hold(void)
+{
+	Result r = { 0 };
+	gint64 deadline = g_get_monotonic_time() + WAIT_LIMIT_US;
+
+	parley_kdf_hold(TRUE);
+	g_assert_nonnull(parley_kdf_submit((const uint8_t *) "pass", 4, (const uint8_t *) "salt",
+	                                   4, FAST_ITERATIONS, 32, record_done, &r));
+	while (parley_kdf_max_concurrent_seen() == 0) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(100);
+	}
+	parley_kdf_shutdown();
+	drain(NULL);
+	g_assert_cmpuint(r.calls, ==, 0);
+	g_assert_cmpuint(parley_kdf_busy(), ==, 0);
+	/* and the next job runs normally */
+	g_assert_nonnull(parley_kdf_submit((const uint8_t *) "pass", 4, (const uint8_t *) "salt",
+	                                   4, FAST_ITERATIONS, 32, record_done, &r));
+	iterate_until_idle(NULL);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_true(r.ok);
 	parley_kdf_shutdown();
 }
 
@@ -461,6 +496,7 @@ main(int argc, char **argv)
 	g_test_add_func("/kdf-worker/thread-default-context", test_thread_default_context);
 	g_test_add_func("/kdf-worker/cancel-queued", test_cancel_queued);
 	g_test_add_func("/kdf-worker/cancel-running", test_cancel_running);
+	g_test_add_func("/kdf-worker/shutdown-releases-hold", test_shutdown_releases_hold);
 	g_test_add_func("/kdf-worker/cancel-after-finish", test_cancel_after_finish);
 	g_test_add_func("/kdf-worker/two-at-once", test_two_at_once);
 	g_test_add_func("/kdf-worker/submit-from-done", test_submit_from_done);

@@ -31,5 +31,9 @@ echo "== fuzzing: every libFuzzer target for 60 seconds"
 sh tests/fuzz/run.sh 60 || exit 1
 
 echo "== make distcheck"
-(cd build/normal && make -s distcheck >/dev/null) || exit 1
+(cd build/normal && make -s distcheck >distcheck.log 2>&1) || {
+	tail -n 30 build/normal/distcheck.log
+	# the failed tests' logs, from the unpacked tarball's build
+	find build/normal -path '*/_build/*' -name test-suite.log -exec cat {} + 2>/dev/null
+	exit 1; }
 echo "All tests passed."

@@ -862,41 +862,72 @@ host_user_dir(void)
 	return user_dir;
 }
 
-/* A port nothing listens on now, for both IPv4 and IPv6 where possible
- * (the plugin listens on both). */
+/* Binds a listening-style socket (SO_REUSEADDR, as libpurple's listeners
+ * have) to port on every address, IPv4 and IPv6 at once where possible;
+ * port 0 lets the kernel choose.  Returns the port bound, or 0. */
 static guint16
-free_port(void)
+try_bind(guint16 port)
 {
 	struct sockaddr_in6 s6;
 	struct sockaddr_in s4;
 	socklen_t len;
-	int fd, off = 0;
-	guint16 port = 0;
+	int fd, on = 1, off = 0;
+	guint16 got = 0;
 
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	if (fd >= 0) {
 		memset(&s6, 0, sizeof(s6));
 		s6.sin6_family = AF_INET6;
 		s6.sin6_addr = in6addr_any;
+		s6.sin6_port = htons(port);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 		len = sizeof(s6);
 		if (bind(fd, (struct sockaddr *) &s6, sizeof(s6)) == 0 &&
 		    getsockname(fd, (struct sockaddr *) &s6, &len) == 0)
-			port = ntohs(s6.sin6_port);
+			got = ntohs(s6.sin6_port);
 		close(fd);
+		if (got != 0 || host_have_ipv6())
+			return got;
 	}
-	if (port != 0)
-		return port;
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	g_assert_cmpint(fd, >=, 0);
 	memset(&s4, 0, sizeof(s4));
 	s4.sin_family = AF_INET;
 	s4.sin_addr.s_addr = htonl(INADDR_ANY);
+	s4.sin_port = htons(port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	len = sizeof(s4);
 	if (bind(fd, (struct sockaddr *) &s4, sizeof(s4)) == 0 &&
 	    getsockname(fd, (struct sockaddr *) &s4, &len) == 0)
-		port = ntohs(s4.sin_port);
+		got = ntohs(s4.sin_port);
 	close(fd);
+	return got;
+}
+
+/* A port nothing uses now, for the plugin to listen on later.  It is
+ * taken from below the kernel's ephemeral range: a port from inside it
+ * can become the local end of any outgoing connection (of this process,
+ * or of a test running beside it) before the plugin binds it, and a
+ * connected socket's port cannot be listened on. */
+static guint16
+free_port(void)
+{
+	char *text = NULL;
+	guint low = 0, high = 0, from, i;
+	guint16 port;
+
+	if (g_file_get_contents("/proc/sys/net/ipv4/ip_local_port_range", &text, NULL, NULL))
+		sscanf(text, "%u %u", &low, &high);
+	g_free(text);
+	from = MAX(low / 2, 1024);
+	for (i = 0; low > from && i < 200; i++) {
+		port = try_bind((guint16) g_random_int_range(from, low));
+		if (port != 0)
+			return port;
+	}
+	/* no room below the range: let the kernel choose */
+	port = try_bind(0);
 	g_assert_cmpuint(port, !=, 0);
 	return port;
 }

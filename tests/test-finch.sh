@@ -81,19 +81,37 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-# Two free ports on 127.0.0.1 (held together while picking, so they differ).
+# Two free ports (held together while picking, so they differ), from below
+# the kernel's ephemeral range: a port inside it can become the local end
+# of some outgoing connection before Finch listens on it.
 ports=$(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s:
-    x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except Exception:
+    low = 32768
+span = range(max(low // 2, 1024), low)
+held = []
+for port in random.sample(span, min(200, len(span))):
+    x = socket.socket()
+    x.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        x.bind(("", port))
+    except OSError:
+        x.close()
+        continue
+    held.append(x)
+    if len(held) == 2:
+        break
+print(" ".join(str(x.getsockname()[1]) for x in held))
 ' 2>/dev/null) || ports=""
-if [ -z "$ports" ]; then
-	# no python3: somewhere in the ephemeral range, different per process
-	base=$(( 20000 + ($$ % 20000) * 2 ))
-	ports="$base $((base + 1))"
-fi
+case $ports in
+*" "*) ;;
+*)
+	# no python3: below the ephemeral range, different per process
+	base=$(( 16384 + ($$ % 8000) * 2 ))
+	ports="$base $((base + 1))" ;;
+esac
 set -- $ports
 port_a=$1 port_b=$2
 

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -33,6 +34,11 @@ static char *user_dir;
 static GPtrArray *events;               /* HostEvent*, seq = index + 1 */
 static GHashTable *watches;             /* input handle -> Watch* */
 static char *debug_filter;              /* NULL: libpurple debug off */
+/* connections the plugin has open, by its debug log ("conn N: accepted",
+ * "dialling" ... "closed") */
+static GHashTable *live_conns;
+static void *plugin_module;             /* the loaded protocol plugin, for dlsym */
+static guint (*plugin_kdf_busy)(void);
 static char *pending_answer;
 static gboolean answer_armed;
 static GList *open_requests;            /* Request* */
@@ -563,17 +569,41 @@ host_answer_next_input(const char *text)
 /* ---- debug and GLib logs ------------------------------------------------- */
 
 static gboolean
-debug_is_enabled(PurpleDebugLevel level, const char *category)
+debug_shown(const char *category)
 {
 	if (debug_filter == NULL)
 		return FALSE;
 	return strcmp(debug_filter, "1") == 0 || g_strcmp0(category, debug_filter) == 0;
 }
 
+/* The plugin's own category is always asked for: its connections are
+ * followed (host_live_conns) whether or not the log is shown. */
+static gboolean
+debug_is_enabled(PurpleDebugLevel level, const char *category)
+{
+	return debug_shown(category) || g_strcmp0(category, "parley") == 0;
+}
+
+static void
+follow_conns(const char *category, const char *arg_s)
+{
+	guint id;
+	char what[32];
+
+	if (live_conns == NULL || g_strcmp0(category, "parley") != 0 ||
+	    sscanf(arg_s, "conn %u: %31[a-z]", &id, what) != 2)
+		return;
+	if (strcmp(what, "accepted") == 0 || strcmp(what, "dialling") == 0)
+		g_hash_table_add(live_conns, GUINT_TO_POINTER(id));
+	else if (strcmp(what, "closed") == 0)
+		g_hash_table_remove(live_conns, GUINT_TO_POINTER(id));
+}
+
 static void
 debug_print(PurpleDebugLevel level, const char *category, const char *arg_s)
 {
-	if (!debug_is_enabled(level, category))
+	follow_conns(category, arg_s);
+	if (!debug_shown(category))
 		return;
 	/* stderr: stdout carries TAP */
 	g_printerr("%.3f %s: %s", (double) (g_get_monotonic_time() % 1000000000) / 1e6,
@@ -737,7 +767,7 @@ host_init(GError **error)
 {
 	char *dir;
 	char *prpl_path;
-	PurplePlugin *companion;
+	PurplePlugin *companion, *prpl;
 
 	g_return_val_if_fail(!initialised, FALSE);
 
@@ -746,6 +776,7 @@ host_init(GError **error)
 	signal(SIGCHLD, SIG_IGN);
 
 	events = g_ptr_array_new_with_free_func(ev_free);
+	live_conns = g_hash_table_new(g_direct_hash, g_direct_equal);
 	watches = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, watch_free);
 	/* libpurple then keeps plugins mapped at exit: leak reports name them */
 	g_setenv("PURPLE_LEAKCHECK_HELP", "1", FALSE);
@@ -793,9 +824,20 @@ host_init(GError **error)
 	/* what "Available" in the status box does: accounts go online */
 	purple_savedstatus_activate(purple_savedstatus_new(NULL, PURPLE_STATUS_AVAILABLE));
 
-	if (purple_find_prpl(PARLEY_PRPL) == NULL) {
+	prpl = purple_find_prpl(PARLEY_PRPL);
+	if (prpl == NULL) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 		            "libpurple did not load the protocol plugin " PARLEY_PRPL);
+		return FALSE;
+	}
+	/* the loaded plugin's own symbols (its copy of kdf_worker.c, not a
+	 * test program's) */
+	plugin_module = prpl->path != NULL ? dlopen(prpl->path, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+	if (plugin_module != NULL)
+		*(void **) &plugin_kdf_busy = dlsym(plugin_module, "parley_kdf_busy");
+	if (plugin_kdf_busy == NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		            "the protocol plugin's PBKDF2 worker cannot be asked");
 		return FALSE;
 	}
 	companion = purple_plugins_find_with_id(PARLEY_COMPANION);
@@ -852,8 +894,57 @@ host_shutdown(void)
 		remove_tree(user_dir);
 	g_clear_pointer(&user_dir, g_free);
 	g_clear_pointer(&events, g_ptr_array_unref);
+	g_clear_pointer(&live_conns, g_hash_table_destroy);
+	if (plugin_module != NULL)
+		dlclose(plugin_module);
+	plugin_module = NULL;
+	plugin_kdf_busy = NULL;
 	g_clear_pointer(&debug_filter, g_free);
 	g_clear_pointer(&pending_answer, g_free);
+}
+
+gpointer
+host_plugin_symbol(const char *name)
+{
+	return plugin_module != NULL ? dlsym(plugin_module, name) : NULL;
+}
+
+guint
+host_live_conns(void)
+{
+	return live_conns != NULL ? g_hash_table_size(live_conns) : 0;
+}
+
+guint
+host_kdf_busy(void)
+{
+	return plugin_kdf_busy();
+}
+
+static gboolean
+settled(gpointer data)
+{
+	guint conns = GPOINTER_TO_UINT(data);
+
+	return (conns == HOST_ANY_CONNS || host_live_conns() == conns) && host_kdf_busy() == 0;
+}
+
+static gboolean
+tick_cb(gpointer data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+gboolean
+host_wait_settled(guint conns, guint timeout_ms)
+{
+	/* a worker that finishes a cancelled job tells the main loop nothing:
+	 * look now and then */
+	guint tick = g_timeout_add(50, tick_cb, NULL);
+	gboolean ok = host_run_until(settled, GUINT_TO_POINTER(conns), timeout_ms);
+
+	g_source_remove(tick);
+	return ok;
 }
 
 const char *

@@ -8,7 +8,7 @@
  *
  * The host keeps all traffic on this machine: UPnP, NAT-PMP and STUN are
  * switched off before libpurple's network code starts, and accounts listen
- * on ephemeral ports.
+ * on free ports below the kernel's ephemeral range.
  *
  * Ownership: the host owns the core, the temporary directory and the event
  * log.  host_account_new() adds the account to libpurple (libpurple owns
@@ -43,6 +43,24 @@ void host_shutdown(void);
 const char *host_user_dir(void);
 /* Whether this machine can listen and connect on [::1]. */
 gboolean host_have_ipv6(void);
+/* A symbol of the loaded protocol plugin (a test hook), or NULL. */
+gpointer host_plugin_symbol(const char *name);
+
+/* ---- what the plugin holds ----------------------------------------------- */
+
+/* The connections the plugin has open, of all accounts, as its debug log
+ * says ("conn N: accepted", "dialling" ... "closed"). */
+guint host_live_conns(void);
+/* PBKDF2 jobs the plugin's workers hold, cancelled ones included. */
+guint host_kdf_busy(void);
+/* Iterate the main loop until the plugin has exactly conns connections
+ * open (any number: HOST_ANY_CONNS) and no PBKDF2 job, or timeout_ms has
+ * passed.  Returns whether it got there.  After two accounts that dial
+ * each other meet, conns 2 (the two ends of one connection) means the
+ * duplicate connection (PROTOCOL.md §9) is gone and nothing is left
+ * deriving. */
+#define HOST_ANY_CONNS G_MAXUINT
+gboolean host_wait_settled(guint conns, guint timeout_ms);
 
 /* ---- the main loop ----------------------------------------------------- */
 
@@ -57,9 +75,10 @@ void host_run_for(guint ms);
 /* ---- accounts and buddies --------------------------------------------- */
 
 /* A new Parley account with this name and passphrase (its password,
- * remembered), listening on port, or on a free ephemeral port when port is
- * 0, with the minimum PBKDF2 iterations.  Not enabled yet: change options
- * with purple_account_set_*() first if needed, then host_sign_on(). */
+ * remembered), listening on port, or on a free port (below the ephemeral
+ * range) when port is 0, with the minimum PBKDF2 iterations.  Not enabled
+ * yet: change options with purple_account_set_*() first if needed, then
+ * host_sign_on(). */
 PurpleAccount *host_account_new(const char *name, const char *passphrase, guint16 port);
 /* Its listen port (the "port" option). */
 guint16 host_account_port(PurpleAccount *account);

@@ -25,11 +25,11 @@
  * The plugin's handshake timeout is cut to HS_TIMEOUT_MS through
  * PARLEY_TEST_HANDSHAKE_TIMEOUT_MS.  The plugin carries its own copy of the
  * core: its PBKDF2 worker is asked about through the symbols of the loaded
- * module (dlsym), not through this program's copy.
+ * module (host_plugin_symbol, host_kdf_busy), not through this program's
+ * copy.
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,76 +86,15 @@ static uint8_t atk_prs[PARLEY_PRS_LEN];
 static uint8_t wrong_prs[PARLEY_PRS_LEN];
 
 /* the plugin's own PBKDF2 worker (kdf_worker.h), from the loaded module */
-static guint (*plugin_kdf_busy)(void);
 static guint (*plugin_kdf_max_seen)(void);
 static void (*plugin_kdf_hold)(gboolean hold);
 
-/* connections the plugin has open, by its debug log ("conn N: accepted",
- * "dialling" ... "closed") */
-static GHashTable *live_conns;
-static gboolean debug_print_all;
-
-/* ---- the plugin's debug log ------------------------------------------- */
-
-static gboolean
-debug_enabled(PurpleDebugLevel level, const char *category)
-{
-	return TRUE;
-}
-
-static void
-debug_print(PurpleDebugLevel level, const char *category, const char *arg_s)
-{
-	guint id;
-	char what[32];
-
-	if (debug_print_all)
-		g_printerr("%s: %s", category != NULL ? category : "-", arg_s);
-	if (g_strcmp0(category, "parley") != 0 ||
-	    sscanf(arg_s, "conn %u: %31[a-z]", &id, what) != 2)
-		return;
-	if (strcmp(what, "accepted") == 0 || strcmp(what, "dialling") == 0)
-		g_hash_table_add(live_conns, GUINT_TO_POINTER(id));
-	else if (strcmp(what, "closed") == 0)
-		g_hash_table_remove(live_conns, GUINT_TO_POINTER(id));
-}
-
-static PurpleDebugUiOps debug_ops = {
-	.print = debug_print,
-	.is_enabled = debug_enabled,
-};
-
-/* The plugin's PBKDF2 workers hold no job, not even a cancelled one. */
-static gboolean
-kdf_idle(gpointer data)
-{
-	return plugin_kdf_busy() == 0;
-}
-
-static gboolean
-tick_cb(gpointer data)
-{
-	return G_SOURCE_CONTINUE;
-}
-
-/* Wait until kdf_idle: a worker that finishes a cancelled job tells the
- * main loop nothing, so look now and then. */
+/* Wait until the plugin's PBKDF2 workers hold no job, not even a
+ * cancelled one. */
 static gboolean
 wait_kdf_idle(void)
 {
-	guint tick = g_timeout_add(50, tick_cb, NULL);
-	gboolean ok = host_run_until(kdf_idle, NULL, T_KDF_IDLE);
-
-	g_source_remove(tick);
-	return ok;
-}
-
-/* One connection each way (the plugin's debug log says which are open),
- * and the PBKDF2 workers idle. */
-static gboolean
-quiet(gpointer data)
-{
-	return g_hash_table_size(live_conns) == 2 && plugin_kdf_busy() == 0;
+	return host_wait_settled(HOST_ANY_CONNS, T_KDF_IDLE);
 }
 
 /* ---- what the process holds --------------------------------------------- */
@@ -211,7 +150,6 @@ static void
 fix_setup(Fix *f, gconstpointer data)
 {
 	static guint n;
-	guint i, tick;
 
 	f->n = ++n;
 	f->mark = host_mark();
@@ -236,25 +174,14 @@ fix_setup(Fix *f, gconstpointer data)
 		host_dump(f->mark);
 		return;
 	}
-	/* both dialled: let the duplicate connection go before the attack (a
-	 * retried handshake may still be under way: wait until no session has
-	 * come up for a while) */
-	for (i = 0; i < 10; i++) {
-		guint m = host_mark();
-
-		host_run_for(300);
-		if (host_find(m, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_SYSTEM,
-		              "Secure session with") == NULL)
-			break;
-	}
-	/* and the duplicate is gone and no PBKDF2 is left over: a case that
-	 * counts the victim's handshakes or workers starts from nothing */
-	tick = g_timeout_add(50, tick_cb, NULL);
-	g_assert_true(host_run_until(quiet, f, T_SESSION));
-	g_source_remove(tick);
+	/* both dialled: the attack starts once the duplicate connection is
+	 * gone (one connection each way is left, PROTOCOL.md §9) and no PBKDF2
+	 * is left over: a case that counts the victim's handshakes or workers
+	 * starts from nothing */
+	g_assert_true(host_wait_settled(2, T_SESSION));
 	if (g_test_failed())
 		g_test_message("the setup did not settle: %u connections, %u PBKDF2 jobs",
-		               g_hash_table_size(live_conns), plugin_kdf_busy());
+		               host_live_conns(), host_kdf_busy());
 	f->ready = !g_test_failed();
 }
 
@@ -782,7 +709,7 @@ test_low_order(Fix *f, gconstpointer data)
 			rtt(f, "low-order-point");
 		/* §4: refused with ERROR 2 before any PBKDF2 work */
 		expect_error_and_close(c, PARLEY_ERR_MALFORMED);
-		g_assert_cmpuint(plugin_kdf_busy(), ==, 0);
+		g_assert_cmpuint(host_kdf_busy(), ==, 0);
 	}
 	g_assert_cmpuint(n, >=, 6);
 	tj_free(root);
@@ -819,7 +746,7 @@ test_iterations(Fix *f, gconstpointer data)
 		 * hours; the answer comes at once */
 		expect_error_and_close(c, PARLEY_ERR_MALFORMED);
 		g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <, T_REPLY);
-		g_assert_cmpuint(plugin_kdf_busy(), ==, 0);
+		g_assert_cmpuint(host_kdf_busy(), ==, 0);
 		if (i == 0)
 			rtt(f, "iterations-4e9");
 	}
@@ -1109,7 +1036,7 @@ test_unfinished(Fix *f, gconstpointer data)
 	if (!f->ready)
 		return;
 	since = host_mark();
-	live0 = g_hash_table_size(live_conns);
+	live0 = host_live_conns();
 	fds0 = open_fds();
 
 	/* warm-up round: the victim's first 16 HS1 (16 addresses) are let in
@@ -1119,7 +1046,7 @@ test_unfinished(Fix *f, gconstpointer data)
 	g_assert_cmpuint(busy, ==, UNFINISHED / 2 - PARLEY_MAX_HANDSHAKES);
 	STOP_IF_FAILED();
 	/* nothing is left: every connection freed, every socket closed */
-	g_assert_cmpuint(g_hash_table_size(live_conns), ==, live0);
+	g_assert_cmpuint(host_live_conns(), ==, live0);
 	g_assert_cmpuint(open_fds(), ==, fds0);
 	rss1 = rss_bytes();
 
@@ -1127,7 +1054,7 @@ test_unfinished(Fix *f, gconstpointer data)
 	unfinished_round(f, 1 + UNFINISHED, "unfinished-handshakes-again", &hs2, &busy);
 	g_assert_cmpuint(hs2, ==, PARLEY_MAX_HANDSHAKES);
 	g_assert_cmpuint(busy, ==, UNFINISHED / 2 - PARLEY_MAX_HANDSHAKES);
-	g_assert_cmpuint(g_hash_table_size(live_conns), ==, live0);
+	g_assert_cmpuint(host_live_conns(), ==, live0);
 	g_assert_cmpuint(open_fds(), ==, fds0);
 	rss2 = rss_bytes();
 	g_test_message("rss %zu KiB after the first round, %zu KiB after the second",
@@ -1483,7 +1410,7 @@ test_kdf_cap(Fix *f, gconstpointer data)
 	}
 	g_assert_cmpuint(waiting, ==, PARLEY_MAX_KDF_RUNNING);
 	g_assert_cmpuint(refused, ==, KDF_CONNS - PARLEY_MAX_KDF_RUNNING);
-	g_assert_cmpuint(plugin_kdf_busy(), ==, PARLEY_MAX_KDF_RUNNING);
+	g_assert_cmpuint(host_kdf_busy(), ==, PARLEY_MAX_KDF_RUNNING);
 	g_assert_cmpuint(plugin_kdf_max_seen(), <=, PARLEY_MAX_KDF_RUNNING);
 	STOP_IF_FAILED();
 	/* the friend does not wait for PBKDF2 */
@@ -1577,8 +1504,6 @@ int
 main(int argc, char **argv)
 {
 	GError *error = NULL;
-	PurplePlugin *prpl;
-	void *module;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
@@ -1594,21 +1519,10 @@ main(int argc, char **argv)
 		g_error_free(error);
 		return 1;
 	}
-	/* our own debug UI: it follows the plugin's connections */
-	live_conns = g_hash_table_new(g_direct_hash, g_direct_equal);
-	debug_print_all = g_getenv("PARLEY_TEST_DEBUG") != NULL;
-	purple_debug_set_ui_ops(&debug_ops);
-
 	/* the loaded plugin's own copy of kdf_worker.c, not this program's */
-	prpl = purple_find_prpl("prpl-parley");
-	module = prpl != NULL && prpl->path != NULL ?
-	         dlopen(prpl->path, RTLD_LAZY | RTLD_NOLOAD) : NULL;
-	if (module != NULL) {
-		*(void **) &plugin_kdf_busy = dlsym(module, "parley_kdf_busy");
-		*(void **) &plugin_kdf_max_seen = dlsym(module, "parley_kdf_max_concurrent_seen");
-		*(void **) &plugin_kdf_hold = dlsym(module, "parley_kdf_hold");
-	}
-	if (plugin_kdf_busy == NULL || plugin_kdf_max_seen == NULL || plugin_kdf_hold == NULL) {
+	*(void **) &plugin_kdf_max_seen = host_plugin_symbol("parley_kdf_max_concurrent_seen");
+	*(void **) &plugin_kdf_hold = host_plugin_symbol("parley_kdf_hold");
+	if (plugin_kdf_max_seen == NULL || plugin_kdf_hold == NULL) {
 		printf("Bail out! the plugin's PBKDF2 worker cannot be asked\n");
 		return 1;
 	}
@@ -1639,8 +1553,5 @@ main(int argc, char **argv)
 	parley_wipe(atk_prs, sizeof(atk_prs));
 	parley_wipe(wrong_prs, sizeof(wrong_prs));
 	host_shutdown();
-	if (module != NULL)
-		dlclose(module);
-	g_hash_table_destroy(live_conns);
 	return rc;
 }

@@ -944,6 +944,9 @@ host_wait_settled(guint conns, guint timeout_ms)
 	gboolean ok = host_run_until(settled, GUINT_TO_POINTER(conns), timeout_ms);
 
 	g_source_remove(tick);
+	if (!ok)
+		g_test_message("the plugin did not settle: %u connections, %u PBKDF2 jobs",
+		               host_live_conns(), host_kdf_busy());
 	return ok;
 }
 

@@ -55,7 +55,8 @@ guint host_live_conns(void);
 guint host_kdf_busy(void);
 /* Iterate the main loop until the plugin has exactly conns connections
  * open (any number: HOST_ANY_CONNS) and no PBKDF2 job, or timeout_ms has
- * passed.  Returns whether it got there.  After two accounts that dial
+ * passed.  Returns whether it got there (if not, a test message says what
+ * the plugin still held).  After two accounts that dial
  * each other meet, conns 2 (the two ends of one connection) means the
  * duplicate connection (PROTOCOL.md §9) is gone and nothing is left
  * deriving. */

@@ -967,6 +967,7 @@ try_bind(guint16 port)
 	socklen_t len;
 	int fd, on = 1, off = 0;
 	guint16 got = 0;
+	gboolean v6_decides = TRUE; /* the dual-stack bind answers for both */
 
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	if (fd >= 0) {
@@ -977,11 +978,14 @@ try_bind(guint16 port)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 		len = sizeof(s6);
-		if (bind(fd, (struct sockaddr *) &s6, sizeof(s6)) == 0 &&
-		    getsockname(fd, (struct sockaddr *) &s6, &len) == 0)
-			got = ntohs(s6.sin6_port);
+		if (bind(fd, (struct sockaddr *) &s6, sizeof(s6)) == 0) {
+			if (getsockname(fd, (struct sockaddr *) &s6, &len) == 0)
+				got = ntohs(s6.sin6_port);
+		} else if (errno != EADDRINUSE) {
+			v6_decides = FALSE; /* no IPv6 here: IPv4 alone decides */
+		}
 		close(fd);
-		if (got != 0 || host_have_ipv6())
+		if (v6_decides)
 			return got;
 	}
 	fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -228,9 +228,10 @@ peer_texts(const Peer *p, guint since)
 		if (line_is(p, i, "recv")) {
 			const char *l = g_ptr_array_index(p->lines, i) + strlen("recv ");
 			TJson *t = tj_parse(l, strlen(l));
+			gboolean ok = t != NULL && tj_is_string(t);
 
-			g_assert_true(t != NULL && tj_is_string(t));
-			g_ptr_array_add(texts, g_strdup(t != NULL && tj_is_string(t) ? tj_str(t) : ""));
+			g_assert_true(ok);
+			g_ptr_array_add(texts, g_strdup(ok ? tj_str(t) : ""));
 			tj_free(t);
 		}
 	}

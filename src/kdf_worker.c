@@ -79,13 +79,18 @@ job_free(gpointer data)
 	deactivate_locked(job);
 	g_mutex_unlock(&kdf_lock);
 
+	/* pass and out are secure memory, wiped as they are freed.  The salt
+	 * is public, but what is left of the job (the passphrase's length
+	 * among it) is wiped too before it goes back to the allocator. */
 	parley_secure_free(job->pass, job->pass_len);
 	parley_secure_free(job->out, job->out_len);
+	parley_wipe(job->salt, job->salt_len);
 	g_free(job->salt);
 	/* Still set only when deliver() ran or the context dropped the source:
 	 * cancel and shutdown take the pointer themselves. */
 	g_clear_pointer(&job->source, g_source_unref);
 	g_main_context_unref(job->context);
+	parley_wipe(job, sizeof(*job));
 	g_free(job);
 }
 

@@ -6,12 +6,78 @@
  * Every test ends with parley_kdf_shutdown(), which also resets the
  * concurrency statistic, so the tests do not see each other's jobs.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1           /* memmem */
+#endif
 #include <string.h>
 #include <glib.h>
 
 #include "constants.h"
 #include "crypto.h"
 #include "kdf_worker.h"
+
+/* ---- freed memory: free() and realloc() replaced, as in test-session.c:
+ * while armed, each block handed back (from any thread) is searched for the
+ * watched bytes, and realloc() always moves.  Not under AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FREE_WATCH 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define FREE_WATCH 0
+#endif
+#endif
+#if !defined(FREE_WATCH) && defined(__GLIBC__)
+#define FREE_WATCH 1
+#endif
+#ifndef FREE_WATCH
+#define FREE_WATCH 0
+#endif
+
+static const uint8_t *watch_p[2];
+static size_t watch_len[2];
+static gint watch_armed, watch_hits;
+
+#if FREE_WATCH
+#include <malloc.h>
+
+void *__libc_malloc(size_t n);
+void *__libc_realloc(void *p, size_t n);
+void __libc_free(void *p);
+
+void
+free(void *p)
+{
+	if (p != NULL && g_atomic_int_get(&watch_armed)) {
+		size_t len = malloc_usable_size(p);
+		int i;
+
+		for (i = 0; i < 2; i++)
+			if (watch_len[i] > 0 && len >= watch_len[i] &&
+			    memmem(p, len, watch_p[i], watch_len[i]) != NULL)
+				g_atomic_int_inc(&watch_hits);
+	}
+	__libc_free(p);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	void *q;
+
+	if (p == NULL || !g_atomic_int_get(&watch_armed))
+		return __libc_realloc(p, n);
+	if (n == 0) {
+		free(p);
+		return NULL;
+	}
+	q = __libc_malloc(n);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, MIN(malloc_usable_size(p), n));
+	free(p);
+	return q;
+}
+#endif
 
 /* Valgrind runs one thread at a time and, unless --fair-sched=yes, may let
  * one worker starve the other: then "both workers were busy at once" is not
@@ -338,6 +404,62 @@ test_cancel_after_finish(void)
 	parley_kdf_shutdown();
 }
 
+/* Neither the passphrase nor the PRS reaches freed heap on the way
+ * through the worker: delivered, or cancelled with its result waiting. */
+static void
+test_freed_memory(void)
+{
+	static const char pass[] = "ferret-moehre-4711-lantern";
+	static const char salt[] = "0123456789abcdef";
+	uint8_t prs[PARLEY_PRS_LEN];
+	Result r;
+	GMainContext *ctx;
+	ParleyKdfJob *job;
+	gint64 deadline;
+
+	if (!FREE_WATCH) {
+		g_test_skip("free() cannot be watched in this build");
+		return;
+	}
+	g_assert_true(parley_pbkdf2_sha256(pass, strlen(pass), salt, 16,
+	                                   FAST_ITERATIONS, prs, sizeof prs));
+	watch_p[0] = (const uint8_t *) pass;
+	watch_len[0] = strlen(pass);
+	watch_p[1] = prs;
+	watch_len[1] = sizeof prs;
+	g_atomic_int_set(&watch_hits, 0);
+	g_atomic_int_set(&watch_armed, 1);
+
+	memset(&r, 0, sizeof r);
+	g_assert_nonnull(parley_kdf_submit((const uint8_t *) pass, strlen(pass),
+	                                   (const uint8_t *) salt, 16, FAST_ITERATIONS,
+	                                   sizeof prs, record_done, &r));
+	iterate_until(NULL, &r.calls, 1);
+	g_assert_true(r.ok);
+	g_assert_cmpmem(r.out, r.out_len, prs, sizeof prs);
+	parley_wipe(r.out, sizeof r.out);
+
+	ctx = g_main_context_new();
+	g_main_context_push_thread_default(ctx);
+	job = parley_kdf_submit((const uint8_t *) pass, strlen(pass),
+	                        (const uint8_t *) salt, 16, FAST_ITERATIONS,
+	                        sizeof prs, never_done, NULL);
+	deadline = g_get_monotonic_time() + WAIT_LIMIT_US;
+	while (!g_main_context_pending(ctx)) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(100);
+	}
+	parley_kdf_cancel(job);
+	drain(ctx);
+	g_main_context_pop_thread_default(ctx);
+	g_main_context_unref(ctx);
+	parley_kdf_shutdown();
+
+	g_atomic_int_set(&watch_armed, 0);
+	g_assert_cmpint(g_atomic_int_get(&watch_hits), ==, 0);
+	parley_wipe(prs, sizeof prs);
+}
+
 static void
 test_two_at_once(void)
 {
@@ -498,6 +620,7 @@ main(int argc, char **argv)
 	g_test_add_func("/kdf-worker/cancel-running", test_cancel_running);
 	g_test_add_func("/kdf-worker/shutdown-releases-hold", test_shutdown_releases_hold);
 	g_test_add_func("/kdf-worker/cancel-after-finish", test_cancel_after_finish);
+	g_test_add_func("/kdf-worker/freed-memory", test_freed_memory);
 	g_test_add_func("/kdf-worker/two-at-once", test_two_at_once);
 	g_test_add_func("/kdf-worker/submit-from-done", test_submit_from_done);
 	g_test_add_func("/kdf-worker/shutdown-in-flight", test_shutdown_in_flight);

@@ -52,6 +52,9 @@
 #define PARLEY_DEAD_PEER_MS            180000
 /* a sender rekeys well before seq could reach 2^32 (§6, §8) */
 #define PARLEY_SEQ_REKEY_AT            (((guint64) 1 << 32) - 1024)
+/* §6: seq MUST NOT reach 2^32 within an epoch - no record is sealed or
+ * opened with seq >= this in either direction (the last one is 2^32 - 1) */
+#define PARLEY_SEQ_LIMIT               ((guint64) 1 << 32)
 
 /* §7 delivery */
 #define PARLEY_SEEN_IDS                256

@@ -6,6 +6,8 @@
  * (opened with GCRY_MD_FLAG_SECURE / GCRY_CIPHER_SECURE / gcry_mpi_snew),
  * or in a local that is wiped before return - with one exception, the
  * keyed HMAC state while PBKDF2 runs (parley_pbkdf2_sha256 says why).
+ * Every function that can fail says so (G_GNUC_WARN_UNUSED_RESULT) and
+ * wipes its output when it does; none hands back a made-up value.
  * Nothing here logs.
  */
 #ifndef _DEFAULT_SOURCE
@@ -142,17 +144,6 @@ parley_random_bytes(void *buf, size_t len)
 		gcry_randomize(buf, len, GCRY_STRONG_RANDOM);
 }
 
-/* libgcrypt failed where our API cannot report it (only on OOM or a
- * disabled algorithm).  Fill the output with fresh random bytes instead of
- * leaving zeros or stale data: a MAC or key made of them matches nothing a
- * peer could predict, so the caller fails closed. */
-static void
-fail_closed(void *out, size_t len)
-{
-	parley_wipe(out, len);
-	gcry_create_nonce(out, len);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Hashes, MACs, KDFs                                                       */
 
@@ -270,58 +261,76 @@ parley_pbkdf2_sha256(const void *pass, size_t pass_len,
 	return ok;
 }
 
-/* HMAC over one buffer into out (digest length of algo). */
-static void
+/* HMAC over one buffer into out (digest length of algo); on failure out
+ * is wiped and FALSE returned. */
+static gboolean
 hmac(int algo, const void *key, size_t key_len,
      const void *data, size_t data_len, uint8_t *out, size_t out_len)
 {
 	gcry_md_hd_t md;
 	const unsigned char *d;
+	gboolean ok = FALSE;
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	g_return_val_if_fail(key != NULL || key_len == 0, FALSE);
+	g_return_val_if_fail(data != NULL || data_len == 0, FALSE);
 
 	parley_crypto_init();
-	/* Secure flag: the key and the inner/outer states stay in secmem. */
-	if (md_open(&md, algo, GCRY_MD_FLAG_HMAC)) {
-		fail_closed(out, out_len);
-		return;
-	}
-	if (gcry_md_setkey(md, key, key_len)) {
+	/* Secure flag: the key and the inner/outer states stay in secmem (and
+	 * so does the buffer libgcrypt's HMAC allocates at its final step). */
+	if (md_open(&md, algo, GCRY_MD_FLAG_HMAC) == 0) {
+		if (gcry_md_setkey(md, key, key_len) == 0) {
+			if (data_len > 0)
+				gcry_md_write(md, data, data_len);
+			d = gcry_md_read(md, algo);
+			if (d != NULL) {
+				memcpy(out, d, out_len);
+				ok = TRUE;
+			}
+		}
 		gcry_md_close(md);
-		fail_closed(out, out_len);
-		return;
 	}
-	if (data_len > 0)
-		gcry_md_write(md, data, data_len);
-	d = gcry_md_read(md, algo);
-	if (d == NULL)
-		fail_closed(out, out_len);
-	else
-		memcpy(out, d, out_len);
-	gcry_md_close(md);
+	if (!ok)
+		parley_wipe(out, out_len);
+	return ok;
 }
 
-void
+gboolean
 parley_hmac_sha256(const void *key, size_t key_len,
                    const void *data, size_t data_len, uint8_t out[32])
 {
-	hmac(GCRY_MD_SHA256, key, key_len, data, data_len, out, SHA256_LEN);
+	return hmac(GCRY_MD_SHA256, key, key_len, data, data_len, out, SHA256_LEN);
 }
 
-void
+gboolean
 parley_hmac_sha512(const void *key, size_t key_len,
                    const void *data, size_t data_len, uint8_t out[64])
 {
-	hmac(GCRY_MD_SHA512, key, key_len, data, data_len, out, SHA512_LEN);
+	return hmac(GCRY_MD_SHA512, key, key_len, data, data_len, out, SHA512_LEN);
 }
 
-void
+gboolean
 parley_sha512(const void *data, size_t len, uint8_t out[64])
 {
+	gcry_buffer_t iov;
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	g_return_val_if_fail(data != NULL || len == 0, FALSE);
+
 	parley_crypto_init();
-	/* gcry_md_hash_buffer cannot fail for a built-in algorithm. */
-	gcry_md_hash_buffer(GCRY_MD_SHA512, out, data, len);
+	/* gcry_md_hash_buffer() would abort the process on an error and
+	 * return nothing; the iovec form reports it. */
+	memset(&iov, 0, sizeof iov);
+	iov.data = (void *) (data != NULL ? data : "");
+	iov.len = len;
+	if (gcry_md_hash_buffers(GCRY_MD_SHA512, 0, out, &iov, 1) != 0) {
+		parley_wipe(out, SHA512_LEN);
+		return FALSE;
+	}
+	return TRUE;
 }
 
-void
+gboolean
 parley_hkdf_extract(const void *salt, size_t salt_len,
                     const void *ikm, size_t ikm_len, uint8_t prk[32])
 {
@@ -332,7 +341,7 @@ parley_hkdf_extract(const void *salt, size_t salt_len,
 		salt = zero_salt;
 		salt_len = sizeof zero_salt;
 	}
-	parley_hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+	return parley_hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
 }
 
 gboolean
@@ -579,22 +588,52 @@ parley_aes_gcm_open(const void *key, size_t key_len,
 /* ------------------------------------------------------------------------ */
 /* X25519                                                                   */
 
+/* Little-endian bytes -> a secure MPI, without a non-secure copy. */
+static gcry_mpi_t
+mpi_from_le(const uint8_t *b, size_t len)
+{
+	gcry_mpi_t x = gcry_mpi_snew(8 * len);
+	size_t i;
+
+	gcry_mpi_set_ui(x, 0);
+	for (i = len; i-- > 0;) {
+		gcry_mpi_mul_ui(x, x, 256);
+		gcry_mpi_add_ui(x, x, b[i]);
+	}
+	return x;
+}
+
+/* RFC 7748 §5 on libgcrypt's EC context API rather than
+ * gcry_ecc_mul_point(): that one copies the scalar and the point into
+ * ordinary heap unless the caller's buffers happen to lie in secure memory,
+ * and hands the result back through a buffer it frees unwiped - so K, every
+ * rekey's dh and the CPace generator would be left behind in freed memory.
+ * Here the clamped scalar is an opaque MPI copied from secure memory (so
+ * libgcrypt's own copies of it are secure too), the point and the result
+ * are secure MPIs, and the result is read out bit by bit without any
+ * buffer.  libgcrypt wipes MPI limbs when it frees them. */
 gboolean
 parley_x25519(uint8_t out[32], const uint8_t scalar[32],
               const uint8_t point[32])
 {
-	uint8_t k[X25519_LEN], u[X25519_LEN], r[X25519_LEN];
+	uint8_t *k, *u;             /* secure: clamped scalar, decoded u */
+	uint8_t r[X25519_LEN];
+	gcry_ctx_t ctx = NULL;
+	gcry_mpi_t mk = NULL, mu = NULL, p = NULL, one = NULL, x = NULL;
+	gcry_mpi_point_t P = NULL, Q = NULL;
 	uint8_t acc = 0;
-	gcry_error_t err;
+	gboolean ok = FALSE;
 	size_t i;
 
 	g_return_val_if_fail(out != NULL && scalar != NULL && point != NULL,
 	                     FALSE);
 
 	parley_crypto_init();
+	memset(r, 0, sizeof r);
+	k = parley_secure_alloc(2 * X25519_LEN);
+	u = k + X25519_LEN;
 	/* RFC 7748 §5: decodeScalar25519 and decodeUCoordinate.  libgcrypt
-	 * does both itself (the RFC 7748 vectors with unclamped scalars and a
-	 * u with bit 255 set pass either way), but doing it here too is
+	 * clamps an opaque scalar itself too; doing it here as well is
 	 * idempotent and keeps us right whatever a future version decides. */
 	memcpy(k, scalar, X25519_LEN);
 	k[0] &= 248;
@@ -603,21 +642,51 @@ parley_x25519(uint8_t out[32], const uint8_t scalar[32],
 	memcpy(u, point, X25519_LEN);
 	u[31] &= 127;
 
-	err = gcry_ecc_mul_point(GCRY_ECC_CURVE25519, r, k, u);
-	parley_wipe(k, sizeof k);
-
+	if (gcry_mpi_ec_new(&ctx, NULL, "Curve25519") != 0)
+		goto out;
+	/* An opaque scalar is taken as little-endian bytes (RFC 7748). */
+	mk = gcry_mpi_set_opaque_copy(NULL, k, 8 * X25519_LEN);
+	/* A non-canonical u (p <= u < 2^255) is reduced, as §5 allows. */
+	mu = mpi_from_le(u, X25519_LEN);
+	p = gcry_mpi_ec_get_mpi("p", ctx, 1);
+	one = gcry_mpi_set_ui(NULL, 1);
+	x = gcry_mpi_snew(8 * X25519_LEN);
+	P = gcry_mpi_point_new(0);
+	Q = gcry_mpi_point_new(0);
+	if (mk == NULL || p == NULL)
+		goto out;
+	gcry_mpi_mod(mu, mu, p);
+	gcry_mpi_point_set(P, mu, NULL, one);
+	gcry_mpi_ec_mul(Q, mk, P, ctx);
+	/* The point at infinity (a low-order input) has no affine u: that is
+	 * X25519's all-zero output. */
+	if (gcry_mpi_ec_get_affine(x, NULL, Q, ctx) != 0)
+		goto out;
+	for (i = 0; i < 8 * X25519_LEN; i++)
+		r[i / 8] |= (uint8_t) ((gcry_mpi_test_bit(x, (unsigned int) i) != 0)
+		                       << (i % 8));
 	/* RFC 7748 §6.1: an all-zero result means a low-order input; the
 	 * check must not branch on the secret bytes. */
 	for (i = 0; i < X25519_LEN; i++)
 		acc |= r[i];
-	if (err || acc == 0) {
-		parley_wipe(r, sizeof r);
+	ok = acc != 0;
+
+out:
+	gcry_mpi_point_release(Q);
+	gcry_mpi_point_release(P);
+	gcry_mpi_release(x);
+	gcry_mpi_release(one);
+	gcry_mpi_release(p);
+	gcry_mpi_release(mu);
+	gcry_mpi_release(mk);
+	gcry_ctx_release(ctx);
+	parley_secure_free(k, 2 * X25519_LEN);
+	if (ok)
+		memcpy(out, r, X25519_LEN);
+	else
 		parley_wipe(out, X25519_LEN);
-		return FALSE;
-	}
-	memcpy(out, r, X25519_LEN);
 	parley_wipe(r, sizeof r);
-	return TRUE;
+	return ok;
 }
 
 gboolean
@@ -669,6 +738,25 @@ parley_lv_append(GByteArray *out, const void *data, size_t len)
 		g_byte_array_append(out, data, (guint) len);
 }
 
+gboolean
+parley_lv_put(uint8_t *buf, size_t cap, size_t *at, const void *data, size_t len)
+{
+	uint8_t prefix[10];
+	size_t n;
+
+	g_return_val_if_fail(buf != NULL && at != NULL && *at <= cap, FALSE);
+	g_return_val_if_fail(data != NULL || len == 0, FALSE);
+
+	n = leb128(prefix, len);
+	if (len > cap - *at || n > cap - *at - len)
+		return FALSE;
+	memcpy(buf + *at, prefix, n);
+	if (len > 0)
+		memcpy(buf + *at + n, data, len);
+	*at += n + len;
+	return TRUE;
+}
+
 /* len_zpad = max(0, s_in_bytes - 1 - len(prepend_len(PRS))
  *                   - len(prepend_len(DSI))) */
 static size_t
@@ -709,44 +797,35 @@ parley_cpace_generator_string(GByteArray *out,
 /* ------------------------------------------------------------------------ */
 /* Elligator 2 (RFC 9380 §6.7.1, map_to_curve_elligator2, curve25519)       */
 
-/* Little-endian bytes -> a secure MPI, without a non-secure copy. */
-static gcry_mpi_t
-mpi_from_le(const uint8_t *b, size_t len)
-{
-	gcry_mpi_t x = gcry_mpi_snew(8 * len);
-	size_t i;
-
-	gcry_mpi_set_ui(x, 0);
-	for (i = len; i-- > 0;) {
-		gcry_mpi_mul_ui(x, x, 256);
-		gcry_mpi_add_ui(x, x, b[i]);
-	}
-	return x;
-}
-
-/* A field element (0 <= x < p) -> 32 little-endian bytes. */
-static void
+/* A field element (0 <= x < p) -> 32 little-endian bytes.  (x is secure:
+ * the buffer gcry_mpi_print() uses inside is then secure too.) */
+static gboolean
 mpi_to_le32(uint8_t out[32], gcry_mpi_t x)
 {
 	uint8_t be[32];
 	size_t n = 0, i;
+	gboolean ok;
 
 	memset(out, 0, 32);
-	if (gcry_mpi_print(GCRYMPI_FMT_USG, be, sizeof be, &n, x) || n > 32)
-		n = 0;          /* cannot happen for a reduced element */
-	for (i = 0; i < n; i++)
-		out[i] = be[n - 1 - i];
+	ok = gcry_mpi_print(GCRYMPI_FMT_USG, be, sizeof be, &n, x) == 0 && n <= 32;
+	if (ok) {
+		/* big-endian, n bytes -> little-endian, zero-padded */
+		for (i = 0; i < n; i++)
+			out[i] = be[n - 1 - i];
+	}
 	parley_wipe(be, sizeof be);
+	return ok;
 }
 
-void
+gboolean
 parley_elligator2_x25519(uint8_t g[32], const uint8_t u_bytes[32])
 {
 	uint8_t buf[32];
 	gcry_mpi_t p, neg_j, e, u, t, inv, x1, x2, gx1, chi;
 	int is_square;
+	gboolean ok;
 
-	g_return_if_fail(g != NULL && u_bytes != NULL);
+	g_return_val_if_fail(g != NULL && u_bytes != NULL, FALSE);
 
 	parley_crypto_init();
 
@@ -800,7 +879,7 @@ parley_elligator2_x25519(uint8_t g[32], const uint8_t u_bytes[32])
 	gcry_mpi_powm(chi, gx1, e, p);
 	is_square = gcry_mpi_cmp_ui(chi, 0) == 0 || gcry_mpi_cmp_ui(chi, 1) == 0;
 
-	mpi_to_le32(g, is_square ? x1 : x2);
+	ok = mpi_to_le32(g, is_square ? x1 : x2);
 
 	/* gcry_mpi_release wipes the limbs of what it frees. */
 	gcry_mpi_release(chi);
@@ -813,18 +892,20 @@ parley_elligator2_x25519(uint8_t g[32], const uint8_t u_bytes[32])
 	gcry_mpi_release(e);
 	gcry_mpi_release(neg_j);
 	gcry_mpi_release(p);
+	return ok;
 }
 
-void
+gboolean
 parley_cpace_generator(uint8_t g[32],
                        const void *prs, size_t prs_len,
                        const uint8_t sid[16])
 {
 	GByteArray *gen_str;
 	uint8_t hash[SHA512_LEN];
+	gboolean ok;
 
-	g_return_if_fail(g != NULL && sid != NULL);
-	g_return_if_fail(prs != NULL || prs_len == 0);
+	g_return_val_if_fail(g != NULL && sid != NULL, FALSE);
+	g_return_val_if_fail(prs != NULL || prs_len == 0, FALSE);
 
 	/* The generator string holds PRS: size it up front so that appending
 	 * never reallocates and leaves an unwiped copy behind.  It is at most
@@ -837,10 +918,13 @@ parley_cpace_generator(uint8_t g[32],
 
 	/* gen_str_hash = H.hash(gen_str)[0:32]; decodeUCoordinate (bit 255
 	 * cleared) happens inside the map. */
-	parley_sha512(gen_str->data, gen_str->len, hash);
+	ok = parley_sha512(gen_str->data, gen_str->len, hash);
 	parley_wipe(gen_str->data, gen_str->len);
 	g_byte_array_unref(gen_str);
 
-	parley_elligator2_x25519(g, hash);
+	ok = ok && parley_elligator2_x25519(g, hash);
 	parley_wipe(hash, sizeof hash);
+	if (!ok)
+		parley_wipe(g, X25519_LEN);
+	return ok;
 }

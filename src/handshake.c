@@ -18,6 +18,15 @@
 static const char ISK_DSI[] = "CPace255_ISK";
 static const char MAC_DSI[] = "CPaceMac";
 
+/* The hash inputs below, each lv_cat field with a one-byte length (all are
+ * under 128 bytes): ISK's input holds K, so it is built in a fixed buffer
+ * on the stack and wiped, never in heap that grows. */
+#define AD_MAX        (PARLEY_SALT_LEN + 4 + 2 + 1 + PARLEY_NAME_MAX)  /* ADa */
+#define ISK_IN_MAX    ((1 + sizeof(ISK_DSI) - 1) + (1 + PARLEY_SID_LEN) + (1 + 32) + \
+                       2 * ((1 + PARLEY_POINT_LEN) + (1 + AD_MAX)))
+#define MAC_IN_LEN    (sizeof(MAC_DSI) - 1 + PARLEY_SID_LEN + PARLEY_ISK_LEN)
+#define TAG_IN_MAX    ((1 + PARLEY_POINT_LEN) + (1 + AD_MAX))
+
 struct ParleyHandshakeSecrets {
 	uint8_t y[PARLEY_SCALAR_LEN];        /* ya or yb */
 	uint8_t K[32];
@@ -164,44 +173,56 @@ parley_handshake_write_error(GByteArray *out, int code, const char *reason)
 }
 
 /* ISK = SHA-512(lv_cat("CPace255_ISK", sid, K) || lv_cat(Ya, ADa) ||
- *               lv_cat(Yb, ADb));  mac_key = SHA-512("CPaceMac" || sid || ISK) */
-static void
+ *               lv_cat(Yb, ADb));  mac_key = SHA-512("CPaceMac" || sid || ISK)
+ * FALSE (isk and mac_key wiped) if a hash failed. */
+static gboolean
 compute_isk(ParleyHandshake *hs)
 {
-	GByteArray *in = g_byte_array_new();
 	ParleyHandshakeSecrets *s = hs->secret;
+	uint8_t in[MAX(ISK_IN_MAX, MAC_IN_LEN)];
+	size_t n = 0;
+	gboolean ok;
 
-	parley_lv_append(in, ISK_DSI, strlen(ISK_DSI));
-	parley_lv_append(in, hs->sid, PARLEY_SID_LEN);
-	parley_lv_append(in, s->K, sizeof(s->K));
-	parley_lv_append(in, hs->Ya, PARLEY_POINT_LEN);
-	parley_lv_append(in, hs->ADa->data, hs->ADa->len);
-	parley_lv_append(in, hs->Yb, PARLEY_POINT_LEN);
-	parley_lv_append(in, hs->ADb->data, hs->ADb->len);
-	parley_sha512(in->data, in->len, s->isk);
-	parley_wipe(in->data, in->len);
-
-	g_byte_array_set_size(in, 0);
-	g_byte_array_append(in, (const guint8 *) MAC_DSI, (guint) strlen(MAC_DSI));
-	g_byte_array_append(in, hs->sid, PARLEY_SID_LEN);
-	g_byte_array_append(in, s->isk, PARLEY_ISK_LEN);
-	parley_sha512(in->data, in->len, s->mac_key);
-	parley_wipe(in->data, in->len);
-	g_byte_array_unref(in);
+	ok = parley_lv_put(in, sizeof(in), &n, ISK_DSI, strlen(ISK_DSI)) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->sid, PARLEY_SID_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, s->K, sizeof(s->K)) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->Ya, PARLEY_POINT_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->ADa->data, hs->ADa->len) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->Yb, PARLEY_POINT_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->ADb->data, hs->ADb->len) &&
+	     parley_sha512(in, n, s->isk);
+	parley_wipe(in, sizeof(in));
+	if (ok) {
+		memcpy(in, MAC_DSI, strlen(MAC_DSI));
+		memcpy(in + strlen(MAC_DSI), hs->sid, PARLEY_SID_LEN);
+		memcpy(in + strlen(MAC_DSI) + PARLEY_SID_LEN, s->isk, PARLEY_ISK_LEN);
+		ok = parley_sha512(in, MAC_IN_LEN, s->mac_key);
+		parley_wipe(in, sizeof(in));
+	}
+	if (!ok) {
+		parley_wipe(s->isk, sizeof(s->isk));
+		parley_wipe(s->mac_key, sizeof(s->mac_key));
+	}
+	return ok;
 }
 
-/* T = HMAC-SHA-512(mac_key, lv_cat(Y, AD)) */
-static void
+/* T = HMAC-SHA-512(mac_key, lv_cat(Y, AD)); FALSE (tag wiped) on failure */
+static gboolean
 compute_tag(const ParleyHandshake *hs, const uint8_t *Y, const GByteArray *ad,
             uint8_t tag[PARLEY_TAG_LEN])
 {
-	GByteArray *in = g_byte_array_new();
+	uint8_t in[TAG_IN_MAX];
+	size_t n = 0;
+	gboolean ok;
 
-	parley_lv_append(in, Y, PARLEY_POINT_LEN);
-	parley_lv_append(in, ad->data, ad->len);
-	parley_hmac_sha512(hs->secret->mac_key, sizeof(hs->secret->mac_key),
-	                   in->data, in->len, tag);
-	g_byte_array_unref(in);
+	ok = parley_lv_put(in, sizeof(in), &n, Y, PARLEY_POINT_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, ad->data, ad->len) &&
+	     parley_hmac_sha512(hs->secret->mac_key, sizeof(hs->secret->mac_key),
+	                        in, n, tag);
+	parley_wipe(in, sizeof(in));
+	if (!ok)
+		parley_wipe(tag, PARLEY_TAG_LEN);
+	return ok;
 }
 
 ParleyError
@@ -213,7 +234,10 @@ parley_handshake_create_hs1(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LE
 	g_return_val_if_fail(hs->state == PARLEY_HS_I_START, PARLEY_ERR_STATE);
 
 	/* g from PRS and sid; Ya = X25519(ya, g) */
-	parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid);
+	if (!parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 	if (!parley_x25519(hs->Ya, hs->secret->y, hs->secret->g)) {
 		/* Only if the map gave a low-order point: cannot happen for a
 		 * non-degenerate input, but never send a zero Ya. */
@@ -298,13 +322,18 @@ parley_handshake_create_hs2(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LE
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_R_GOT_HS1, PARLEY_ERR_STATE);
 
-	parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid);
+	if (!parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 	if (!parley_x25519(hs->Yb, hs->secret->y, hs->secret->g)) {
 		fail(hs);
 		return PARLEY_ERR_MALFORMED;
 	}
-	compute_isk(hs);
-	compute_tag(hs, hs->Yb, hs->ADb, Tb);
+	if (!compute_isk(hs) || !compute_tag(hs, hs->Yb, hs->ADb, Tb)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 
 	b = g_byte_array_new();
 	put_prefix(b, PARLEY_HS2);
@@ -351,8 +380,10 @@ parley_handshake_consume_hs2(ParleyHandshake *hs, const uint8_t *p, size_t len)
 	}
 	g_byte_array_append(hs->ADb, p + HS_PREFIX_LEN + PARLEY_POINT_LEN,
 	                    (guint) (1 + name_len));
-	compute_isk(hs);
-	compute_tag(hs, hs->Yb, hs->ADb, Tb);
+	if (!compute_isk(hs) || !compute_tag(hs, hs->Yb, hs->ADb, Tb)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 	ok = parley_ct_equal(Tb, p + HS2_FIXED_LEN + name_len, PARLEY_TAG_LEN);
 	parley_wipe(Tb, sizeof(Tb));
 	if (!ok) {
@@ -371,7 +402,10 @@ parley_handshake_create_hs3(ParleyHandshake *hs, GByteArray *out)
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_I_SENT_HS1 &&
 	                     hs->peer_name_len > 0, PARLEY_ERR_STATE);
-	compute_tag(hs, hs->Ya, hs->ADa, payload + HS_PREFIX_LEN);
+	if (!compute_tag(hs, hs->Ya, hs->ADa, payload + HS_PREFIX_LEN)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 	parley_frame_write(out, payload, sizeof(payload));
 	hs->state = PARLEY_HS_DONE;
 	return PARLEY_ERR_NONE;
@@ -393,7 +427,10 @@ parley_handshake_consume_hs3(ParleyHandshake *hs, const uint8_t *p, size_t len)
 		fail(hs);
 		return err;
 	}
-	compute_tag(hs, hs->Ya, hs->ADa, Ta);
+	if (!compute_tag(hs, hs->Ya, hs->ADa, Ta)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 	ok = parley_ct_equal(Ta, p + HS_PREFIX_LEN, PARLEY_TAG_LEN);
 	parley_wipe(Ta, sizeof(Ta));
 	if (!ok) {
@@ -404,7 +441,7 @@ parley_handshake_consume_hs3(ParleyHandshake *hs, const uint8_t *p, size_t len)
 	return PARLEY_ERR_NONE;
 }
 
-void
+gboolean
 parley_handshake_derive_keys(const ParleyHandshake *hs, ParleyEpochKeys *keys,
                              char code[8])
 {
@@ -412,15 +449,23 @@ parley_handshake_derive_keys(const ParleyHandshake *hs, ParleyEpochKeys *keys,
 	uint8_t prk[32];
 	uint8_t c[PARLEY_CODE_LEN];
 	guint32 v;
+	gboolean ok;
 
-	g_return_if_fail(hs->state == PARLEY_HS_DONE);
+	g_return_val_if_fail(hs->state == PARLEY_HS_DONE, FALSE);
 
-	/* §5: PRK = HKDF-Extract(salt = sid, IKM = ISK) */
-	parley_hkdf_extract(hs->sid, PARLEY_SID_LEN, hs->secret->isk, PARLEY_ISK_LEN, prk);
-	parley_epoch_keys_expand(prk, keys);
-	parley_hkdf_expand(prk, l_code, strlen(l_code), c, sizeof(c));
-	v = parley_get_be32(c) % 1000000u;
-	g_snprintf(code, 8, "%03u %03u", v / 1000u, v % 1000u);
+	/* §5: PRK = HKDF-Extract(salt = sid, IKM = ISK); every value or none */
+	ok = parley_hkdf_extract(hs->sid, PARLEY_SID_LEN, hs->secret->isk,
+	                         PARLEY_ISK_LEN, prk) &&
+	     parley_epoch_keys_expand(prk, keys) &&
+	     parley_hkdf_expand(prk, l_code, strlen(l_code), c, sizeof(c));
+	if (ok) {
+		v = parley_get_be32(c) % 1000000u;
+		g_snprintf(code, 8, "%03u %03u", v / 1000u, v % 1000u);
+	} else {
+		parley_epoch_keys_clear(keys);
+		memset(code, 0, 8);
+	}
 	parley_wipe(prk, sizeof(prk));
 	parley_wipe(c, sizeof(c));
+	return ok;
 }

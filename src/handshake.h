@@ -13,7 +13,13 @@
  * commits only when every check passed; a failure leaves the handshake in
  * PARLEY_HS_FAILED for good.  Secrets (scalar, K, ISK) live in libgcrypt
  * secure memory and are wiped by parley_handshake_clear(), which the owner
- * calls as soon as the keys are derived.
+ * calls as soon as the keys are derived; the inputs hashed into ISK and
+ * mac_key are built in fixed buffers on the stack and wiped, never in
+ * heap that could grow and leave a copy behind.
+ *
+ * When libgcrypt fails (out of memory), a step returns PARLEY_ERR_LOCAL:
+ * not a wire code, so the owner sends no ERROR for it, and the handshake
+ * has failed like any other.
  */
 #ifndef PARLEY_HANDSHAKE_H
 #define PARLEY_HANDSHAKE_H
@@ -77,29 +83,36 @@ void parley_handshake_clear(ParleyHandshake *hs);
 /* I: PRS known -> append the HS1 frame to out. */
 ParleyError parley_handshake_create_hs1(ParleyHandshake *hs,
                                         const uint8_t prs[PARLEY_PRS_LEN],
-                                        GByteArray *out);
+                                        GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 /* R: check HS1 (§4 order: magic, version, type, length, name, iterations),
  * draw yb and compute K (refusing a low-order Ya before any PBKDF2 work).
  * Returns the ERROR code to send on failure. */
 ParleyError parley_handshake_consume_hs1(ParleyHandshake *hs,
                                          const uint8_t *p, size_t len,
-                                         ParleyRandomFunc random, gpointer rdata);
+                                         ParleyRandomFunc random,
+                                         gpointer rdata) G_GNUC_WARN_UNUSED_RESULT;
 /* R: PRS known -> Yb, ISK, Tb; append the HS2 frame to out. */
 ParleyError parley_handshake_create_hs2(ParleyHandshake *hs,
                                         const uint8_t prs[PARLEY_PRS_LEN],
-                                        GByteArray *out);
+                                        GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 /* I: check HS2, compute K and ISK, verify Tb (PARLEY_ERR_AUTH on mismatch). */
 ParleyError parley_handshake_consume_hs2(ParleyHandshake *hs,
-                                         const uint8_t *p, size_t len);
+                                         const uint8_t *p,
+                                         size_t len) G_GNUC_WARN_UNUSED_RESULT;
 /* I: append the HS3 frame; the handshake is done. */
-ParleyError parley_handshake_create_hs3(ParleyHandshake *hs, GByteArray *out);
+ParleyError parley_handshake_create_hs3(ParleyHandshake *hs,
+                                        GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 /* R: verify Ta (PARLEY_ERR_AUTH on mismatch); the handshake is done. */
 ParleyError parley_handshake_consume_hs3(ParleyHandshake *hs,
-                                         const uint8_t *p, size_t len);
+                                         const uint8_t *p,
+                                         size_t len) G_GNUC_WARN_UNUSED_RESULT;
 
-/* §5: epoch-0 keys and the verification code ("048 213"), once DONE. */
-void parley_handshake_derive_keys(const ParleyHandshake *hs,
-                                  ParleyEpochKeys *keys, char code[8]);
+/* §5: epoch-0 keys and the verification code ("048 213"), once DONE.
+ * FALSE if the derivation failed: keys and code are then wiped (code is
+ * ""), and the connection must not go on. */
+gboolean parley_handshake_derive_keys(const ParleyHandshake *hs,
+                                      ParleyEpochKeys *keys,
+                                      char code[8]) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Is p an ERROR frame ("PRLY" ?? 7F, recognised whatever its version)? */
 gboolean parley_handshake_is_error_frame(const uint8_t *p, size_t len);

@@ -35,21 +35,25 @@ struct ParleyPrsCache {
 
 #define ENTRIES_SIZE (PARLEY_PRS_CACHE_ENTRIES * sizeof(Entry))
 
-/* key = HMAC-SHA256(salt || be32(iterations), passphrase) */
-static void
+/* key = HMAC-SHA256(salt || be32(iterations), passphrase).  FALSE (key
+ * wiped) if the HMAC failed: a caller then neither finds nor stores
+ * anything, since an all-zero key would match another failed one. */
+static gboolean
 derive_key(const uint8_t *pass, size_t pass_len,
            const uint8_t salt[PARLEY_SALT_LEN], guint32 iterations,
            uint8_t key[KEY_LEN])
 {
 	uint8_t hk[KEY_SALT_LEN];
+	gboolean ok;
 
 	memcpy(hk, salt, PARLEY_SALT_LEN);
 	hk[PARLEY_SALT_LEN + 0] = (uint8_t) (iterations >> 24);
 	hk[PARLEY_SALT_LEN + 1] = (uint8_t) (iterations >> 16);
 	hk[PARLEY_SALT_LEN + 2] = (uint8_t) (iterations >> 8);
 	hk[PARLEY_SALT_LEN + 3] = (uint8_t) iterations;
-	parley_hmac_sha256(hk, sizeof hk, pass, pass_len, key);
+	ok = parley_hmac_sha256(hk, sizeof hk, pass, pass_len, key);
 	parley_wipe(hk, sizeof hk);
+	return ok;
 }
 
 /* The used slot whose key equals key, or -1.  Visits every slot. */
@@ -110,7 +114,8 @@ parley_prs_cache_lookup(ParleyPrsCache *c,
 	g_return_val_if_fail(pass != NULL || pass_len == 0, FALSE);
 	g_return_val_if_fail(salt != NULL, FALSE);
 
-	derive_key(pass, pass_len, salt, iterations, key);
+	if (!derive_key(pass, pass_len, salt, iterations, key))
+		return FALSE;           /* a miss: the caller runs PBKDF2 */
 	i = find(c, key);
 	parley_wipe(key, sizeof key);
 	if (i < 0)
@@ -136,7 +141,8 @@ parley_prs_cache_store(ParleyPrsCache *c,
 	g_return_if_fail(salt != NULL);
 	g_return_if_fail(prs != NULL);
 
-	derive_key(pass, pass_len, salt, iterations, key);
+	if (!derive_key(pass, pass_len, salt, iterations, key))
+		return;                 /* not cached; nothing lost but time */
 	i = find(c, key);
 	if (i < 0) {
 		/* A free slot has stamp 0, so the smallest stamp is a free slot

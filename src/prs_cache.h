@@ -41,7 +41,9 @@ gboolean parley_prs_cache_lookup(ParleyPrsCache *c,
 
 /* Remember prs for (pass, salt, iterations) as the most recently used
  * entry, replacing the entry for the same inputs if there is one, or else
- * a free slot, or else the least recently used entry. */
+ * a free slot, or else the least recently used entry.  (If libgcrypt
+ * cannot compute the entry's key, nothing is stored, and a lookup of it
+ * misses.) */
 void parley_prs_cache_store(ParleyPrsCache *c,
                             const uint8_t *pass, size_t pass_len,
                             const uint8_t salt[PARLEY_SALT_LEN],

@@ -7,31 +7,51 @@
 
 #include "frame.h"
 
-void
-parley_epoch_keys_expand(const uint8_t prk[32], ParleyEpochKeys *k)
+gboolean
+parley_epoch_keys_expand_with(ParleyHkdfExpandFunc expand, const uint8_t prk[32],
+                              ParleyEpochKeys *k)
 {
 	static const char l_key_ir[] = "parley/1 i2r key";
 	static const char l_iv_ir[] = "parley/1 i2r iv";
 	static const char l_key_ri[] = "parley/1 r2i key";
 	static const char l_iv_ri[] = "parley/1 r2i iv";
 	static const char l_chain[] = "parley/1 chain";
+	gboolean ok;
 
-	parley_hkdf_expand(prk, l_key_ir, strlen(l_key_ir), k->key_IR, sizeof(k->key_IR));
-	parley_hkdf_expand(prk, l_iv_ir, strlen(l_iv_ir), k->iv_IR, sizeof(k->iv_IR));
-	parley_hkdf_expand(prk, l_key_ri, strlen(l_key_ri), k->key_RI, sizeof(k->key_RI));
-	parley_hkdf_expand(prk, l_iv_ri, strlen(l_iv_ri), k->iv_RI, sizeof(k->iv_RI));
-	parley_hkdf_expand(prk, l_chain, strlen(l_chain), k->chain, sizeof(k->chain));
+	g_return_val_if_fail(expand != NULL && prk != NULL && k != NULL, FALSE);
+
+	/* Each step runs only if the ones before succeeded; one failure and
+	 * nothing of this epoch is kept - not even the values that did come
+	 * out - so no caller can key a direction with a half-derived set. */
+	ok = expand(prk, l_key_ir, strlen(l_key_ir), k->key_IR, sizeof(k->key_IR)) &&
+	     expand(prk, l_iv_ir, strlen(l_iv_ir), k->iv_IR, sizeof(k->iv_IR)) &&
+	     expand(prk, l_key_ri, strlen(l_key_ri), k->key_RI, sizeof(k->key_RI)) &&
+	     expand(prk, l_iv_ri, strlen(l_iv_ri), k->iv_RI, sizeof(k->iv_RI)) &&
+	     expand(prk, l_chain, strlen(l_chain), k->chain, sizeof(k->chain));
+	if (!ok)
+		parley_epoch_keys_clear(k);
+	return ok;
 }
 
-void
+gboolean
+parley_epoch_keys_expand(const uint8_t prk[32], ParleyEpochKeys *k)
+{
+	return parley_epoch_keys_expand_with(parley_hkdf_expand, prk, k);
+}
+
+gboolean
 parley_epoch_keys_ratchet(const uint8_t chain[PARLEY_CHAIN_LEN],
                           const uint8_t dh[32], ParleyEpochKeys *next)
 {
 	uint8_t prk[32];
+	gboolean ok;
 
-	parley_hkdf_extract(chain, PARLEY_CHAIN_LEN, dh, 32, prk);
-	parley_epoch_keys_expand(prk, next);
+	ok = parley_hkdf_extract(chain, PARLEY_CHAIN_LEN, dh, 32, prk) &&
+	     parley_epoch_keys_expand(prk, next);
 	parley_wipe(prk, sizeof(prk));
+	if (!ok)
+		parley_epoch_keys_clear(next);
+	return ok;
 }
 
 void
@@ -40,15 +60,18 @@ parley_epoch_keys_clear(ParleyEpochKeys *keys)
 	parley_wipe(keys, sizeof(*keys));
 }
 
-void
+gboolean
 parley_record_dir_set(ParleyRecordDir *dir, const uint8_t key[32],
                       const uint8_t iv[PARLEY_IV_LEN], uint32_t epoch)
 {
 	parley_record_dir_clear(dir);
 	dir->aead = parley_aead_new(key, PARLEY_KEY_LEN);
+	if (dir->aead == NULL)
+		return FALSE;           /* left unset: seals and opens nothing */
 	memcpy(dir->iv, iv, PARLEY_IV_LEN);
 	dir->epoch = epoch;
 	dir->seq = 0;
+	return TRUE;
 }
 
 void
@@ -79,7 +102,7 @@ make_nonce(const ParleyRecordDir *dir, uint8_t nonce[PARLEY_IV_LEN])
 		nonce[4 + i] ^= s[i];
 }
 
-void
+gboolean
 parley_record_seal(ParleyRecordDir *dir, uint8_t type, const void *body,
                    size_t body_len, GByteArray *out)
 {
@@ -88,9 +111,15 @@ parley_record_seal(ParleyRecordDir *dir, uint8_t type, const void *body,
 	guint start = out->len;
 	uint8_t nonce[PARLEY_IV_LEN];
 	uint8_t *p;
+	gboolean ok;
 
-	g_return_if_fail(parley_record_dir_is_set(dir));
-	g_return_if_fail(rec_len <= PARLEY_MAX_FRAME);
+	g_return_val_if_fail(parley_record_dir_is_set(dir), FALSE);
+	g_return_val_if_fail(body != NULL || body_len == 0, FALSE);
+	g_return_val_if_fail(rec_len <= PARLEY_MAX_FRAME, FALSE);
+
+	/* §6: seq MUST NOT reach 2^32 - whatever the record. */
+	if (parley_record_dir_used_up(dir))
+		return FALSE;
 
 	g_byte_array_set_size(out, start + PARLEY_FRAME_HEADER_LEN + (guint) rec_len);
 	p = out->data + start;
@@ -104,11 +133,20 @@ parley_record_seal(ParleyRecordDir *dir, uint8_t type, const void *body,
 		memcpy(p + PARLEY_RECORD_HEADER_LEN + 1, body, body_len);
 
 	make_nonce(dir, nonce);
-	parley_aead_seal(dir->aead, nonce, p, PARLEY_RECORD_HEADER_LEN,
-	                 p + PARLEY_RECORD_HEADER_LEN, inner_len,
-	                 p + PARLEY_RECORD_HEADER_LEN,
-	                 p + PARLEY_RECORD_HEADER_LEN + inner_len);
+	ok = parley_aead_seal(dir->aead, nonce, p, PARLEY_RECORD_HEADER_LEN,
+	                      p + PARLEY_RECORD_HEADER_LEN, inner_len,
+	                      p + PARLEY_RECORD_HEADER_LEN,
+	                      p + PARLEY_RECORD_HEADER_LEN + inner_len);
+	parley_wipe(nonce, sizeof(nonce));
+	if (!ok) {
+		/* The plaintext was copied in: wipe it (aead_seal wiped what it
+		 * wrote) and take the half-made frame back out. */
+		parley_wipe(out->data + start, out->len - start);
+		g_byte_array_set_size(out, start);
+		return FALSE;
+	}
 	dir->seq++;
+	return TRUE;
 }
 
 uint32_t
@@ -123,15 +161,24 @@ parley_record_open(ParleyRecordDir *dir, const uint8_t *payload,
 {
 	uint8_t nonce[PARLEY_IV_LEN];
 	size_t inner_len;
+	gboolean ok;
 
 	g_return_val_if_fail(parley_record_dir_is_set(dir), FALSE);
 	if (payload_len < PARLEY_RECORD_MIN_LEN || payload[0] != PARLEY_RECORD_TYPE)
 		return FALSE;
 	inner_len = payload_len - PARLEY_RECORD_HEADER_LEN - PARLEY_GCM_TAG_LEN;
+	/* §6: the sender may not use seq 2^32 in this epoch, so no record
+	 * that would carry it is genuine, whatever its tag says. */
+	if (parley_record_dir_used_up(dir)) {
+		parley_wipe(inner, inner_len);
+		return FALSE;
+	}
 	make_nonce(dir, nonce);
-	if (!parley_aead_open(dir->aead, nonce, payload, PARLEY_RECORD_HEADER_LEN,
+	ok = parley_aead_open(dir->aead, nonce, payload, PARLEY_RECORD_HEADER_LEN,
 	                      payload + PARLEY_RECORD_HEADER_LEN, inner_len,
-	                      payload + payload_len - PARLEY_GCM_TAG_LEN, inner))
+	                      payload + payload_len - PARLEY_GCM_TAG_LEN, inner);
+	parley_wipe(nonce, sizeof(nonce));
+	if (!ok)
 		return FALSE;
 	dir->seq++;
 	return TRUE;

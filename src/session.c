@@ -69,14 +69,79 @@ struct ParleySession {
 	/* §6 keepalive */
 	gint64 last_rx_ms;
 	gint64 last_ping_ms;
+
+	ParleyError error;          /* why fail() closed the session */
 };
+
+/* §3 NFC (UAX #15: full canonical decomposition, canonical ordering,
+ * canonical composition) of valid UTF-8, built from GLib's per-character
+ * primitives so that every intermediate form of the passphrase lives in
+ * secure memory: g_utf8_normalize() keeps a UCS-4 copy in ordinary heap
+ * and frees it unwiped.  GLib's tables are the same either way, so the
+ * result is byte for byte what g_utf8_normalize(G_NORMALIZE_NFC) gives
+ * (test-session checks that on a corpus). */
+static uint8_t *
+nfc_secure(const char *utf8, size_t *out_len)
+{
+	size_t n_chars = (size_t) g_utf8_strlen(utf8, -1);
+	size_t cap = n_chars * G_UNICHAR_MAX_DECOMPOSITION_LENGTH;
+	gunichar *wc = parley_secure_alloc(cap * sizeof(gunichar));
+	size_t n = 0, kept = 0, bytes = 0, i, j;
+	gssize starter = -1;        /* index in wc[0..kept) of the last starter */
+	int last_cc = -1;           /* class of the last kept mark after it */
+	const char *p;
+	uint8_t *out;
+
+	/* full canonical decomposition (Hangul included) */
+	for (p = utf8; *p != '\0'; p = g_utf8_next_char(p))
+		n += g_unichar_fully_decompose(g_utf8_get_char(p), FALSE, wc + n,
+		                               G_UNICHAR_MAX_DECOMPOSITION_LENGTH);
+	/* canonical ordering: a stable sort of each run of marks by class
+	 * (a starter, class 0, is never passed) */
+	for (i = 1; i < n; i++) {
+		gunichar c = wc[i];
+		int cc = g_unichar_combining_class(c);
+
+		for (j = i; cc != 0 && j > 0 &&
+		     g_unichar_combining_class(wc[j - 1]) > cc; j--)
+			wc[j] = wc[j - 1];
+		wc[j] = c;
+	}
+	/* canonical composition: a character joins the last starter unless
+	 * something in between blocks it (a starter, or a mark of the same
+	 * or a higher class) */
+	for (i = 0; i < n; i++) {
+		gunichar c = wc[i], composed;
+		int cc = g_unichar_combining_class(c);
+
+		if (starter >= 0 && (last_cc < 0 || last_cc < cc) &&
+		    g_unichar_compose(wc[starter], c, &composed)) {
+			wc[starter] = composed;
+			continue;
+		}
+		if (cc == 0) {
+			starter = (gssize) kept;
+			last_cc = -1;
+		} else {
+			last_cc = cc;
+		}
+		wc[kept++] = c;
+	}
+	/* UTF-8, sized exactly */
+	for (i = 0; i < kept; i++)
+		bytes += (size_t) g_unichar_to_utf8(wc[i], NULL);
+	out = parley_secure_alloc(bytes + 1);
+	for (i = 0, j = 0; i < kept; i++)
+		j += (size_t) g_unichar_to_utf8(wc[i], (char *) out + j);
+	out[bytes] = '\0';
+	parley_secure_free(wc, cap * sizeof(gunichar));
+	*out_len = bytes;
+	return out;
+}
 
 uint8_t *
 parley_passphrase_nfc(const char *utf8, size_t *len, ParleyError *err)
 {
-	char *nfc;
-	uint8_t *out;
-
 	*len = 0;
 	if (utf8 == NULL || *utf8 == '\0') {
 		*err = PARLEY_ERR_PASSPHRASE_EMPTY;
@@ -86,13 +151,47 @@ parley_passphrase_nfc(const char *utf8, size_t *len, ParleyError *err)
 		*err = PARLEY_ERR_MALFORMED;
 		return NULL;
 	}
-	nfc = g_utf8_normalize(utf8, -1, G_NORMALIZE_NFC);
-	*len = strlen(nfc);
-	out = parley_secure_alloc(*len + 1);
-	memcpy(out, nfc, *len + 1);
-	parley_wipe(nfc, *len);
-	g_free(nfc);
 	*err = PARLEY_ERR_NONE;
+	return nfc_secure(utf8, len);
+}
+
+char *
+parley_utf8_make_valid(const uint8_t *p, size_t len, size_t *out_len)
+{
+	static const char fffd[] = "\357\277\275";   /* U+FFFD */
+	const char *rest, *bad;
+	size_t left, need = 0, at = 0, ok;
+	char *out;
+
+	g_return_val_if_fail(p != NULL || len == 0, NULL);
+
+	/* The same walk as g_utf8_make_valid(): the longest valid prefix,
+	 * then one U+FFFD for the byte that stops it (a NUL included), on to
+	 * the next byte.  Once to measure, once to copy into a buffer of the
+	 * final size: the text never sits in a buffer that grows. */
+	for (rest = (const char *) p, left = len; left > 0; rest = bad + 1, left -= ok + 1) {
+		if (g_utf8_validate_len(rest, left, &bad)) {
+			need += left;
+			break;
+		}
+		ok = (size_t) (bad - rest);
+		need += ok + 3;
+	}
+	out = g_malloc(need + 1);
+	for (rest = (const char *) p, left = len; left > 0; rest = bad + 1, left -= ok + 1) {
+		if (g_utf8_validate_len(rest, left, &bad)) {
+			memcpy(out + at, rest, left);
+			at += left;
+			break;
+		}
+		ok = (size_t) (bad - rest);
+		memcpy(out + at, rest, ok);
+		memcpy(out + at + ok, fffd, 3);
+		at += ok + 3;
+	}
+	out[at] = '\0';
+	if (out_len != NULL)
+		*out_len = at;
 	return out;
 }
 
@@ -144,6 +243,15 @@ wipe_keys(ParleySession *s)
 	parley_frame_reader_clear(&s->reader);
 }
 
+/* The code a handshake failure is told to the peer with: a wire code as
+ * is; a local failure (libgcrypt) is nothing the peer did, and has no
+ * code - the connection just closes. */
+static ParleyError
+wire_code(ParleyError err)
+{
+	return err < PARLEY_ERR_LOCAL ? err : PARLEY_ERR_NONE;
+}
+
 /* The end of a connection.  send_code: an ERROR code to send first (only
  * during the handshake; records are never answered, §6), or 0. */
 static void
@@ -153,6 +261,8 @@ fail(ParleySession *s, ParleyError err, ParleyError send_code)
 
 	if (s->state == PARLEY_SESSION_CLOSED)
 		return;
+	s->error = err;
+	send_code = wire_code(send_code);
 	if (send_code != PARLEY_ERR_NONE)
 		parley_handshake_write_error(s->out, send_code, wire_reason(send_code));
 	ev = push_event(s, PARLEY_EV_ERROR);
@@ -231,10 +341,20 @@ parley_session_free(ParleySession *s)
 static char *
 valid_utf8(const uint8_t *p, size_t len)
 {
-	return g_utf8_make_valid((const char *) p, (gssize) len);
+	return parley_utf8_make_valid(p, len, NULL);
 }
 
-/* An ERROR frame from the peer, at any time (§4): show it and close. */
+/* An ERROR frame from the peer, at any time (§4): show it and close.
+ *
+ * ERROR frames are plaintext and unauthenticated (§4).  During the
+ * handshake that is all there is: the code and the reason are the peer's
+ * stated reason.  Once established, every genuine word from the peer
+ * comes in an authenticated record, and an ERROR frame may be anyone's -
+ * whoever can write into the TCP stream can end it, as with a reset, but
+ * must not put words in the peer's mouth: no reason text, and no claim
+ * such as "passphrases differ" (which key confirmation has disproved)
+ * that would make the caller stop reconnecting.  session.h says what the
+ * events carry. */
 static void
 peer_error(ParleySession *s, const uint8_t *p, size_t len)
 {
@@ -242,14 +362,19 @@ peer_error(ParleySession *s, const uint8_t *p, size_t len)
 	int code = len > 6 ? p[6] : 0;
 	ParleyError err = (code >= PARLEY_ERR_VERSION && code <= PARLEY_ERR_REFUSED) ?
 	                  (ParleyError) code : PARLEY_ERR_MALFORMED;
+	gboolean established = s->state == PARLEY_SESSION_ESTABLISHED;
 
+	if (established)
+		err = PARLEY_ERR_CLOSED;
 	ev = push_event(s, PARLEY_EV_ERROR);
 	ev->error = err;
 	ev->from_peer = TRUE;
 	ev->wire_code = code;
-	ev->text = len > 7 ? valid_utf8(p + 7, MIN(len - 7, PARLEY_ERROR_REASON_MAX))
-	                   : g_strdup("");
-	ev->text_len = strlen(ev->text);
+	if (!established) {
+		ev->text = len > 7 ? valid_utf8(p + 7, MIN(len - 7, PARLEY_ERROR_REASON_MAX))
+		                   : g_strdup("");
+		ev->text_len = strlen(ev->text);
+	}
 	ev = push_event(s, PARLEY_EV_CLOSED);
 	ev->error = err;
 	ev->from_peer = TRUE;
@@ -257,21 +382,47 @@ peer_error(ParleySession *s, const uint8_t *p, size_t len)
 	wipe_keys(s);
 }
 
-/* §5: epoch-0 keys, then the session is established. */
-static void
+/* Key both directions of one epoch for our role (§5, §8: I sends with
+ * the I->R keys).  Either both are set, or neither is (FALSE). */
+static gboolean
+key_epoch(const ParleySession *s, const ParleyEpochKeys *k, guint32 epoch,
+          ParleyRecordDir *send, ParleyRecordDir *recv)
+{
+	if (parley_record_dir_set(send, s->initiator ? k->key_IR : k->key_RI,
+	                          s->initiator ? k->iv_IR : k->iv_RI, epoch) &&
+	    parley_record_dir_set(recv, s->initiator ? k->key_RI : k->key_IR,
+	                          s->initiator ? k->iv_RI : k->iv_IR, epoch))
+		return TRUE;
+	parley_record_dir_clear(send);
+	parley_record_dir_clear(recv);
+	return FALSE;
+}
+
+/* §5: epoch-0 keys, then the session is established.  Everything is
+ * derived and keyed into locals first; if any of it fails the session
+ * fails (PARLEY_ERR_LOCAL) with no key set, and FALSE is returned. */
+static gboolean
 establish(ParleySession *s, gint64 now_ms)
 {
 	ParleyEpochKeys k;
+	ParleyRecordDir send = { 0 }, recv = { 0 };
+	char code[8];
 	ParleyEvent *ev;
+	gboolean ok;
 
-	parley_handshake_derive_keys(&s->hs, &k, s->code);
-	parley_record_dir_set(&s->send, s->initiator ? k.key_IR : k.key_RI,
-	                      s->initiator ? k.iv_IR : k.iv_RI, 0);
-	parley_record_dir_set(&s->recv, s->initiator ? k.key_RI : k.key_IR,
-	                      s->initiator ? k.iv_RI : k.iv_IR, 0);
+	ok = parley_handshake_derive_keys(&s->hs, &k, code) &&
+	     key_epoch(s, &k, 0, &send, &recv);
+	if (!ok) {
+		parley_epoch_keys_clear(&k);
+		fail(s, PARLEY_ERR_LOCAL, PARLEY_ERR_NONE);
+		return FALSE;
+	}
+	parley_record_dir_move(&s->send, &send);
+	parley_record_dir_move(&s->recv, &recv);
 	s->chain = parley_secure_alloc(PARLEY_CHAIN_LEN);
 	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
 	parley_epoch_keys_clear(&k);
+	memcpy(s->code, code, sizeof(s->code));
 
 	ev = push_event(s, PARLEY_EV_ESTABLISHED);
 	ev->peer_name = valid_utf8(s->hs.peer_name, s->hs.peer_name_len);
@@ -285,6 +436,7 @@ establish(ParleySession *s, gint64 now_ms)
 	s->epoch_started_ms = now_ms;
 	s->last_rx_ms = now_ms;
 	s->last_ping_ms = now_ms;
+	return TRUE;
 }
 
 static void
@@ -319,23 +471,33 @@ handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 no
 		memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
 		return;
 	}
-	case PARLEY_HS_I_SENT_HS1:
+	case PARLEY_HS_I_SENT_HS1: {
+		GByteArray *hs3;
+
 		err = parley_handshake_consume_hs2(&s->hs, p, len);
 		if (err != PARLEY_ERR_NONE) {
 			/* a Tb mismatch means the passphrases differ: ERROR 3 */
 			fail(s, err, err);
 			return;
 		}
-		parley_handshake_create_hs3(&s->hs, s->out);
-		establish(s, now_ms);
+		/* HS3 goes out only once our keys are set: a peer must not
+		 * establish with a side that could not. */
+		hs3 = g_byte_array_new();
+		err = parley_handshake_create_hs3(&s->hs, hs3);
+		if (err != PARLEY_ERR_NONE)
+			fail(s, err, err);
+		else if (establish(s, now_ms))
+			g_byte_array_append(s->out, hs3->data, hs3->len);
+		g_byte_array_unref(hs3);
 		return;
+	}
 	case PARLEY_HS_R_SENT_HS2:
 		err = parley_handshake_consume_hs3(&s->hs, p, len);
 		if (err != PARLEY_ERR_NONE) {
 			fail(s, err, err);
 			return;
 		}
-		establish(s, now_ms);
+		(void) establish(s, now_ms);
 		return;
 	default:
 		/* Nothing may arrive while our PBKDF2 runs: the peer is
@@ -349,25 +511,7 @@ handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 no
 	}
 }
 
-/* Seal one record in the send direction (§6). */
-static void
-send_record(ParleySession *s, uint8_t type, const void *body, size_t len)
-{
-	parley_record_seal(&s->send, type, body, len, s->out);
-}
-
-static void
-start_rekey(ParleySession *s)
-{
-	uint8_t E[PARLEY_POINT_LEN];
-
-	s->rekey_e = parley_secure_alloc(PARLEY_SCALAR_LEN);
-	do {
-		draw(s, s->rekey_e, PARLEY_SCALAR_LEN);
-	} while (!parley_x25519_base(E, s->rekey_e));
-	send_record(s, INNER_REKEY, E, sizeof(E));
-	s->asked_in_epoch = s->send.epoch;
-}
+static gboolean start_rekey(ParleySession *s);
 
 static gboolean
 may_ask_rekey(const ParleySession *s)
@@ -376,36 +520,95 @@ may_ask_rekey(const ParleySession *s)
 	       s->asked_in_epoch != (gint64) s->send.epoch;
 }
 
-/* §8 derive: epoch n+1 from chain_n and dh; we send with it at once, and
- * receive with it from the peer's first record under it. */
-static void
-next_epoch(ParleySession *s, const uint8_t dh[32], gboolean by_peer, gint64 now_ms)
+/* Seal one record in the send direction (§6).  If it cannot be sealed the
+ * session fails and FALSE is returned; nothing goes out in that case:
+ *  - §6's limit: seq 2^32 - 1 has gone and the peer never answered the
+ *    REKEY we sent when seq passed PARLEY_SEQ_REKEY_AT - a protocol
+ *    failure (PARLEY_ERR_PROTOCOL);
+ *  - libgcrypt failed: PARLEY_ERR_LOCAL. */
+static gboolean
+send_record(ParleySession *s, uint8_t type, const void *body, size_t len)
+{
+	if (!parley_record_seal(&s->send, type, body, len, s->out)) {
+		fail(s, parley_record_dir_used_up(&s->send) ? PARLEY_ERR_PROTOCOL
+		                                            : PARLEY_ERR_LOCAL,
+		     PARLEY_ERR_NONE);
+		return FALSE;
+	}
+	/* §6/§8: rekey before seq could reach 2^32, whatever kind of record
+	 * brought it near - not after MSGs only.  Not after our own REKEY
+	 * (it is the rekey), nor after REKEY_ACK (this epoch ends with it),
+	 * nor after BYE (the connection does). */
+	if (type != INNER_REKEY && type != INNER_REKEY_ACK && type != INNER_BYE &&
+	    s->send.seq >= PARLEY_SEQ_REKEY_AT && may_ask_rekey(s))
+		return start_rekey(s);
+	return TRUE;
+}
+
+/* §8 requester: REKEY(E_P) under the current keys; state PENDING. */
+static gboolean
+start_rekey(ParleySession *s)
+{
+	uint8_t *e = parley_secure_alloc(PARLEY_SCALAR_LEN);
+	uint8_t E[PARLEY_POINT_LEN];
+
+	do {
+		draw(s, e, PARLEY_SCALAR_LEN);
+	} while (!parley_x25519_base(E, e));
+	/* pending before sealing: send_record does not recurse into us */
+	s->rekey_e = e;
+	if (!send_record(s, INNER_REKEY, E, sizeof(E)))
+		return FALSE;           /* fail() has wiped rekey_e */
+	s->asked_in_epoch = s->send.epoch;
+	return TRUE;
+}
+
+/* §8 derive: epoch n+1 from chain_n and dh, into locals.  Our new send
+ * direction and the peer's next receive direction, and the next chain key,
+ * or FALSE with nothing set. */
+static gboolean
+derive_next(const ParleySession *s, const uint8_t dh[32], ParleyRecordDir *send,
+            ParleyRecordDir *recv_next, uint8_t chain[PARLEY_CHAIN_LEN])
 {
 	ParleyEpochKeys k;
-	guint32 epoch = s->send.epoch + 1;
+	gboolean ok;
+
+	ok = parley_epoch_keys_ratchet(s->chain, dh, &k) &&
+	     key_epoch(s, &k, s->send.epoch + 1, send, recv_next);
+	if (ok)
+		memcpy(chain, k.chain, PARLEY_CHAIN_LEN);
+	parley_epoch_keys_clear(&k);
+	return ok;
+}
+
+/* Commit epoch n+1: we send with it at once, and receive with it from the
+ * peer's first record under it. */
+static void
+next_epoch(ParleySession *s, ParleyRecordDir *send, ParleyRecordDir *recv_next,
+           const uint8_t chain[PARLEY_CHAIN_LEN], gboolean by_peer, gint64 now_ms)
+{
 	ParleyEvent *ev;
 
-	parley_epoch_keys_ratchet(s->chain, dh, &k);
-	parley_record_dir_set(&s->send, s->initiator ? k.key_IR : k.key_RI,
-	                      s->initiator ? k.iv_IR : k.iv_RI, epoch);
-	parley_record_dir_set(&s->recv_next, s->initiator ? k.key_RI : k.key_IR,
-	                      s->initiator ? k.iv_RI : k.iv_IR, epoch);
-	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
-	parley_epoch_keys_clear(&k);
+	parley_record_dir_move(&s->send, send);
+	parley_record_dir_move(&s->recv_next, recv_next);
+	memcpy(s->chain, chain, PARLEY_CHAIN_LEN);
 	s->msgs_in_epoch = 0;
 	s->epoch_started_ms = now_ms;
 
 	ev = push_event(s, PARLEY_EV_REKEYED);
-	ev->epoch = epoch;
+	ev->epoch = s->send.epoch;
 	ev->by_peer = by_peer;
 }
 
 static void
 handle_rekey(ParleySession *s, guint32 rec_epoch, const uint8_t E_peer[32], gint64 now_ms)
 {
-	uint8_t *e = NULL;
+	uint8_t *e;
 	uint8_t E[PARLEY_POINT_LEN];
 	uint8_t dh[32];
+	uint8_t chain[PARLEY_CHAIN_LEN];
+	ParleyRecordDir send = { 0 }, recv_next = { 0 };
+	gboolean ok;
 
 	/* At most one REKEY per epoch from the peer, and it must come under
 	 * the epoch we send in (both sides derive the same sequence). */
@@ -425,23 +628,36 @@ handle_rekey(ParleySession *s, guint32 rec_epoch, const uint8_t E_peer[32], gint
 	do {
 		draw(s, e, PARLEY_SCALAR_LEN);
 	} while (!parley_x25519_base(E, e));
-	/* check dh before answering */
+	/* check dh before answering, and derive before answering: a
+	 * REKEY_ACK commits us to epoch n+1 */
 	if (!parley_x25519(dh, e, E_peer)) {
 		parley_secure_free(e, PARLEY_SCALAR_LEN);
 		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
 		return;
 	}
 	parley_secure_free(e, PARLEY_SCALAR_LEN);
-	send_record(s, INNER_REKEY_ACK, E, sizeof(E));
-	s->answered_in_epoch = rec_epoch;
-	next_epoch(s, dh, TRUE, now_ms);
+	ok = derive_next(s, dh, &send, &recv_next, chain);
 	parley_wipe(dh, sizeof(dh));
+	if (!ok) {
+		fail(s, PARLEY_ERR_LOCAL, PARLEY_ERR_NONE);
+		return;
+	}
+	/* REKEY_ACK under our current sending keys (§8) */
+	if (send_record(s, INNER_REKEY_ACK, E, sizeof(E))) {
+		s->answered_in_epoch = rec_epoch;
+		next_epoch(s, &send, &recv_next, chain, TRUE, now_ms);
+	}
+	parley_record_dir_clear(&send);
+	parley_record_dir_clear(&recv_next);
+	parley_wipe(chain, sizeof(chain));
 }
 
 static void
 handle_rekey_ack(ParleySession *s, const uint8_t E_peer[32], gint64 now_ms)
 {
 	uint8_t dh[32];
+	uint8_t chain[PARLEY_CHAIN_LEN];
+	ParleyRecordDir send = { 0 }, recv_next = { 0 };
 	gboolean ok;
 
 	if (s->rekey_e == NULL) {
@@ -455,8 +671,15 @@ handle_rekey_ack(ParleySession *s, const uint8_t E_peer[32], gint64 now_ms)
 		fail(s, PARLEY_ERR_PROTOCOL, PARLEY_ERR_NONE);
 		return;
 	}
-	next_epoch(s, dh, FALSE, now_ms);
+	ok = derive_next(s, dh, &send, &recv_next, chain);
 	parley_wipe(dh, sizeof(dh));
+	if (!ok)
+		fail(s, PARLEY_ERR_LOCAL, PARLEY_ERR_NONE);
+	else
+		next_epoch(s, &send, &recv_next, chain, FALSE, now_ms);
+	parley_record_dir_clear(&send);
+	parley_record_dir_clear(&recv_next);
+	parley_wipe(chain, sizeof(chain));
 }
 
 /* The content of an authenticated record (§6 table). */
@@ -660,6 +883,7 @@ parley_session_send_message(ParleySession *s, const uint8_t msg_id[PARLEY_MSG_ID
 {
 	uint8_t small[SMALL_INNER];
 	uint8_t *body;
+	gboolean sent;
 
 	g_return_val_if_fail(s != NULL && msg_id != NULL && (text != NULL || len == 0),
 	                     PARLEY_ERR_STATE);
@@ -673,17 +897,19 @@ parley_session_send_message(ParleySession *s, const uint8_t msg_id[PARLEY_MSG_ID
 	memcpy(body, msg_id, PARLEY_MSG_ID_LEN);
 	if (len > 0)
 		memcpy(body + PARLEY_MSG_ID_LEN, text, len);
-	send_record(s, INNER_MSG, body, PARLEY_MSG_ID_LEN + len);
+	sent = send_record(s, INNER_MSG, body, PARLEY_MSG_ID_LEN + len);
 	parley_wipe(body, PARLEY_MSG_ID_LEN + len);
 	if (body != small)
 		g_free(body);
+	if (!sent)
+		return s->error;
 
-	/* §8 automatic rekey: after N messages, or before seq runs out */
+	/* §8 automatic rekey after N messages (send_record has seen to the
+	 * sequence limit) */
 	s->msgs_in_epoch++;
-	if (may_ask_rekey(s) &&
-	    ((s->rekey_messages > 0 && s->msgs_in_epoch >= s->rekey_messages) ||
-	     s->send.seq >= PARLEY_SEQ_REKEY_AT))
-		start_rekey(s);
+	if (may_ask_rekey(s) && s->rekey_messages > 0 &&
+	    s->msgs_in_epoch >= s->rekey_messages && !start_rekey(s))
+		return s->error;
 	return PARLEY_ERR_NONE;
 }
 
@@ -695,7 +921,8 @@ parley_session_send_typing(ParleySession *s, int state)
 	g_return_val_if_fail(s != NULL && state >= 0 && state <= 2, PARLEY_ERR_STATE);
 	if (s->state != PARLEY_SESSION_ESTABLISHED)
 		return PARLEY_ERR_STATE;
-	send_record(s, INNER_TYPING, &b, 1);
+	if (!send_record(s, INNER_TYPING, &b, 1))
+		return s->error;
 	return PARLEY_ERR_NONE;
 }
 
@@ -707,7 +934,8 @@ parley_session_rekey(ParleySession *s, gint64 now_ms)
 		return PARLEY_ERR_STATE;
 	if (!may_ask_rekey(s))
 		return PARLEY_ERR_BUSY;
-	start_rekey(s);
+	if (!start_rekey(s))
+		return s->error;
 	return PARLEY_ERR_NONE;
 }
 
@@ -720,7 +948,8 @@ parley_session_send_ping(ParleySession *s, gint64 now_ms)
 	if (s->state != PARLEY_SESSION_ESTABLISHED)
 		return PARLEY_ERR_STATE;
 	draw(s, nonce, sizeof(nonce));
-	send_record(s, INNER_PING, nonce, sizeof(nonce));
+	if (!send_record(s, INNER_PING, nonce, sizeof(nonce)))
+		return s->error;
 	s->last_ping_ms = now_ms;
 	return PARLEY_ERR_NONE;
 }
@@ -734,8 +963,11 @@ parley_session_close(ParleySession *s, int bye_reason)
 	g_return_if_fail(s != NULL);
 	if (s->state == PARLEY_SESSION_CLOSED)
 		return;
-	if (s->state == PARLEY_SESSION_ESTABLISHED)
-		send_record(s, INNER_BYE, &b, 1);
+	if (s->state == PARLEY_SESSION_ESTABLISHED &&
+	    !parley_record_seal(&s->send, INNER_BYE, &b, 1, s->out)) {
+		/* BYE is a courtesy: with no usable key (§6's limit,
+		 * libgcrypt) the connection closes without it */
+	}
 	ev = push_event(s, PARLEY_EV_CLOSED);
 	ev->error = PARLEY_ERR_NONE;
 	s->state = PARLEY_SESSION_CLOSED;
@@ -778,8 +1010,9 @@ parley_session_tick(ParleySession *s, gint64 now_ms)
 		return -1;
 	}
 	if (now_ms - s->last_rx_ms >= PARLEY_PING_IDLE_MS &&
-	    now_ms - s->last_ping_ms >= PARLEY_PING_IDLE_MS)
-		parley_session_send_ping(s, now_ms);
+	    now_ms - s->last_ping_ms >= PARLEY_PING_IDLE_MS &&
+	    parley_session_send_ping(s, now_ms) != PARLEY_ERR_NONE)
+		return -1;              /* the session failed */
 	next = s->last_rx_ms + PARLEY_DEAD_PEER_MS;
 	next = earliest(next, MAX(s->last_rx_ms, s->last_ping_ms) + PARLEY_PING_IDLE_MS);
 
@@ -787,9 +1020,10 @@ parley_session_tick(ParleySession *s, gint64 now_ms)
 	if (s->rekey_minutes > 0) {
 		gint64 due = s->epoch_started_ms + (gint64) s->rekey_minutes * 60000;
 
-		if (now_ms >= due && may_ask_rekey(s))
-			start_rekey(s);
-		else if (now_ms < due)
+		if (now_ms >= due && may_ask_rekey(s)) {
+			if (!start_rekey(s))
+				return -1;
+		} else if (now_ms < due)
 			next = earliest(next, due);
 	}
 	return next;
@@ -848,4 +1082,12 @@ const char *
 parley_session_code(const ParleySession *s)
 {
 	return s->code;
+}
+
+void
+parley_session_set_seq_for_tests(ParleySession *s, guint64 send_seq, guint64 recv_seq)
+{
+	g_return_if_fail(s != NULL && s->state == PARLEY_SESSION_ESTABLISHED);
+	s->send.seq = send_seq;
+	s->recv.seq = recv_seq;
 }

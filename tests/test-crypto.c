@@ -253,10 +253,10 @@ test_hmac_rfc4231_1(void)
 	uint8_t key[20], out256[32], out512[64];
 
 	memset(key, 0x0b, sizeof key);
-	parley_hmac_sha256(key, sizeof key, "Hi There", 8, out256);
+	g_assert_true(parley_hmac_sha256(key, sizeof key, "Hi There", 8, out256));
 	assert_hex(out256, sizeof out256,
 	           "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-	parley_hmac_sha512(key, sizeof key, "Hi There", 8, out512);
+	g_assert_true(parley_hmac_sha512(key, sizeof key, "Hi There", 8, out512));
 	assert_hex(out512, sizeof out512,
 	           "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde"
 	           "daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854");
@@ -268,10 +268,10 @@ test_hmac_rfc4231_2(void)
 	static const char data[] = "what do ya want for nothing?";
 	uint8_t out256[32], out512[64];
 
-	parley_hmac_sha256("Jefe", 4, data, strlen(data), out256);
+	g_assert_true(parley_hmac_sha256("Jefe", 4, data, strlen(data), out256));
 	assert_hex(out256, sizeof out256,
 	           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-	parley_hmac_sha512("Jefe", 4, data, strlen(data), out512);
+	g_assert_true(parley_hmac_sha512("Jefe", 4, data, strlen(data), out512));
 	assert_hex(out512, sizeof out512,
 	           "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
 	           "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
@@ -283,7 +283,7 @@ test_hmac_empty_key(void)
 {
 	uint8_t out[32];
 
-	parley_hmac_sha256("", 0, "abc", 3, out);
+	g_assert_true(parley_hmac_sha256("", 0, "abc", 3, out));
 	assert_hex(out, sizeof out,
 	           "fd7adb152c05ef80dccf50a1fa4c05d5a3ec6da95575fc312ae7c5d091836351");
 }
@@ -293,11 +293,11 @@ test_sha512_abc(void)
 {
 	uint8_t out[64];
 
-	parley_sha512("abc", 3, out);
+	g_assert_true(parley_sha512("abc", 3, out));
 	assert_hex(out, sizeof out,
 	           "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
 	           "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
-	parley_sha512("", 0, out);
+	g_assert_true(parley_sha512("", 0, out));
 	assert_hex(out, sizeof out,
 	           "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
 	           "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
@@ -356,7 +356,7 @@ test_hkdf(gconstpointer data)
 	uint8_t *okm = g_malloc(okm_len);
 	uint8_t prk[32];
 
-	parley_hkdf_extract(salt, salt_len, ikm, ikm_len, prk);
+	g_assert_true(parley_hkdf_extract(salt, salt_len, ikm, ikm_len, prk));
 	assert_hex(prk, sizeof prk, v->prk);
 	g_assert_true(parley_hkdf_expand(prk, info, info_len, okm, okm_len));
 	g_assert_cmpmem(okm, okm_len, okm_want, okm_len);
@@ -590,7 +590,7 @@ test_many_contexts(void)
 	p = parley_secure_alloc(64);
 	g_assert_nonnull(p);
 	parley_secure_free(p, 64);
-	parley_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+	g_assert_true(parley_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac));
 	assert_hex(mac, sizeof mac,
 	           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 	g_assert_true(parley_pbkdf2_sha256("passwd", 6, "salt", 4, 1, dk, sizeof dk));
@@ -882,6 +882,39 @@ test_lv_cat(void)
 	g_byte_array_unref(a);
 }
 
+/* parley_lv_put: the same bytes as parley_lv_append, into a fixed buffer
+ * that never grows; what does not fit is refused whole. */
+static void
+test_lv_put(void)
+{
+	uint8_t buf[140], big[128];
+	size_t at = 0;
+
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, "1234", 4));
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, "5", 1));
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, "", 0));
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, "678", 3));
+	assert_hex(buf, at, "043132333401350003363738");
+
+	memset(big, 0, sizeof big);
+	at = 0;
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, big, 128));
+	g_assert_cmpuint(at, ==, 130);
+	g_assert_cmpuint(buf[0], ==, 0x80);
+	g_assert_cmpuint(buf[1], ==, 0x01);
+
+	/* 130 + 1 + 9 fits exactly; one more byte does not, and nothing of
+	 * it is written */
+	memset(buf + 130, 0xee, sizeof buf - 130);
+	g_assert_false(parley_lv_put(buf, sizeof buf, &at, "123456789x", 10));
+	g_assert_cmpuint(at, ==, 130);
+	g_assert_cmpuint(buf[130], ==, 0xee);
+	g_assert_true(parley_lv_put(buf, sizeof buf, &at, "123456789", 9));
+	g_assert_cmpuint(at, ==, sizeof buf);
+	g_assert_false(parley_lv_put(buf, sizeof buf, &at, "", 0));
+	g_assert_cmpuint(at, ==, sizeof buf);
+}
+
 /* draft-irtf-cfrg-cpace, "Test vector for CPace using group X25519 and hash
  * SHA-512" */
 #define DRAFT_CI   "0b415f696e69746961746f720b425f726573706f6e646572"
@@ -907,12 +940,12 @@ test_cpace_draft_generator(void)
 	           "00000000000000000000000000000000180b415f696e69746961746f"
 	           "720b425f726573706f6e646572107e4b4791d6a8ef019b936c79fb7f"
 	           "2c57");
-	parley_sha512(gs->data, gs->len, hash);
+	g_assert_true(parley_sha512(gs->data, gs->len, hash));
 	assert_hex(hash, 32,
 	           "03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755e"
 	           "e4aed1d3");
 	/* The map clears bit 255 itself (decoded element ...e4aed153). */
-	parley_elligator2_x25519(g, hash);
+	g_assert_true(parley_elligator2_x25519(g, hash));
 	assert_hex(g, 32,
 	           "d04bf6d41f6a289632a2e929fa29bebd51092512a7829fdde7d314b6"
 	           "2f05a73f");
@@ -920,7 +953,7 @@ test_cpace_draft_generator(void)
 	assert_hex(hash, 32,
 	           "03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755e"
 	           "e4aed153");
-	parley_elligator2_x25519(g, hash);
+	g_assert_true(parley_elligator2_x25519(g, hash));
 	assert_hex(g, 32,
 	           "d04bf6d41f6a289632a2e929fa29bebd51092512a7829fdde7d314b6"
 	           "2f05a73f");
@@ -971,7 +1004,7 @@ test_cpace_draft_exchange(void)
 	           "7e43ee71322c6b201d13c89278cdadd826f6d8d7f887701430f8380d"
 	           "dc17611cdd6dc989ce0c9f320341446120248cccf6d5cdc3646f0ad5"
 	           "93f9e6cef4e69d4945f8372e623512ecea3218562303414462");
-	parley_sha512(t->data, t->len, isk);
+	g_assert_true(parley_sha512(t->data, t->len, isk));
 	assert_hex(isk, 64,
 	           "6e19b875f7a561d6b3ca3dbb9ef42ac55de3e717881018204b8922b4"
 	           "d5e53bb2aa82c300bea7b65d2b671da71922ddf6472301b79bc270ad"
@@ -1014,7 +1047,7 @@ test_elligator2(void)
 	for (i = 0; i < G_N_ELEMENTS(ell2); i++) {
 		g_test_message("vector %zu", i);
 		unhex_into(u, 32, ell2[i].u);
-		parley_elligator2_x25519(g, u);
+		g_assert_true(parley_elligator2_x25519(g, u));
 		assert_hex(g, 32, ell2[i].g);
 	}
 }
@@ -1055,12 +1088,12 @@ test_parley_v1_handshake0(void)
 	{
 		uint8_t h[64];
 
-		parley_sha512(b->data, b->len, h);
+		g_assert_true(parley_sha512(b->data, b->len, h));
 		assert_hex(h, 32, "5faa073d43d00bc4aff93b4b7cbd3f491c14f9b421c57c02c8a9786b7ca0c299");
 		h[31] &= 0x7f;
 		assert_hex(h, 32, "5faa073d43d00bc4aff93b4b7cbd3f491c14f9b421c57c02c8a9786b7ca0c219");
 	}
-	parley_cpace_generator(g, prs, 32, sid);
+	g_assert_true(parley_cpace_generator(g, prs, 32, sid));
 	assert_hex(g, 32, "d26ebcb0103222ecfc3c1bb80ea319e469aec314405cf5c274d386151007e063");
 
 	/* Ya, Yb, K */
@@ -1082,7 +1115,7 @@ test_parley_v1_handshake0(void)
 	parley_lv_append(b, ada, ada_len);
 	parley_lv_append(b, Yb, 32);
 	parley_lv_append(b, "\003bob", 4);
-	parley_sha512(b->data, b->len, isk);
+	g_assert_true(parley_sha512(b->data, b->len, isk));
 	assert_hex(isk, 64,
 	           "70ed1327500024b07d03b0c365789df1ba8dd3cb7d6fe8a148902d690d177287"
 	           "833b8042942df020d9298dff814b5dae07e093d3542aa5aaff8dd9664a57d10c");
@@ -1092,27 +1125,27 @@ test_parley_v1_handshake0(void)
 	g_byte_array_append(b, (const guint8 *) "CPaceMac", 8);
 	g_byte_array_append(b, sid, 16);
 	g_byte_array_append(b, isk, 64);
-	parley_sha512(b->data, b->len, mac_key);
+	g_assert_true(parley_sha512(b->data, b->len, mac_key));
 	assert_hex(mac_key, 64,
 	           "5d2b0db7de448c927e3e7c1c4170f2b5a5d81f9f2ce5dd1559f455eaa6f477ca"
 	           "3b9798c2c798269fcd5d9551bf242636d6383661ee00e4e0d1baef3c804777bb");
 	g_byte_array_set_size(b, 0);
 	parley_lv_append(b, Yb, 32);
 	parley_lv_append(b, "\003bob", 4);
-	parley_hmac_sha512(mac_key, 64, b->data, b->len, tag);
+	g_assert_true(parley_hmac_sha512(mac_key, 64, b->data, b->len, tag));
 	assert_hex(tag, 64,
 	           "0d89973a41ae3af758670f8589a91b4187a39f41ad79ac65d0a5ca028a9d79e7"
 	           "82cb76a6f2bb670db1eb0d44b4b05c7fe0f57d71b493498a5d752d7b40b1ec08");
 	g_byte_array_set_size(b, 0);
 	parley_lv_append(b, Ya, 32);
 	parley_lv_append(b, ada, ada_len);
-	parley_hmac_sha512(mac_key, 64, b->data, b->len, tag);
+	g_assert_true(parley_hmac_sha512(mac_key, 64, b->data, b->len, tag));
 	assert_hex(tag, 64,
 	           "36847f1826bab93650737563e9392d77229ba6af39d8bd55b9eb9d2b0c475b71"
 	           "fe2ec78b83654fd995c5a02a8b08286ed512b718f4ceb9044a4d3d890612cf6b");
 
 	/* §5 key schedule */
-	parley_hkdf_extract(sid, 16, isk, 64, prk);
+	g_assert_true(parley_hkdf_extract(sid, 16, isk, 64, prk));
 	assert_hex(prk, 32, "3b2bbc55ea27185a391195abe926ec55021778c6f2d393f446b13a3b2d40cc44");
 	g_assert_true(parley_hkdf_expand(prk, "parley/1 i2r key", 16, okm, 32));
 	assert_hex(okm, 32, "5bbe001ad42d32e290475480bb2a8ce4b732f67203941202a337f6c84beb98ba");
@@ -1147,9 +1180,9 @@ test_cpace_generator_long_prs(void)
 	g_assert_cmpuint(b->data[9], ==, 0xc8);
 	g_assert_cmpuint(b->data[10], ==, 0x01);
 	g_assert_cmpuint(b->data[211], ==, 0x00);      /* zero-length zpad */
-	parley_sha512(b->data, b->len, h);
-	parley_elligator2_x25519(g1, h);
-	parley_cpace_generator(g2, prs, sizeof prs, sid);
+	g_assert_true(parley_sha512(b->data, b->len, h));
+	g_assert_true(parley_elligator2_x25519(g1, h));
+	g_assert_true(parley_cpace_generator(g2, prs, sizeof prs, sid));
 	g_assert_cmpmem(g1, 32, g2, 32);
 
 	/* zpad is exactly 0 when DSI and PRS fill the block: 1 + 9 + 1 + 117 */
@@ -1264,6 +1297,7 @@ main(int argc, char **argv)
 	g_test_add_func("/crypto/x25519/low-order", test_x25519_low_order);
 
 	g_test_add_func("/crypto/cpace/lv-cat", test_lv_cat);
+	g_test_add_func("/crypto/cpace/lv-put", test_lv_put);
 	g_test_add_func("/crypto/cpace/draft-generator", test_cpace_draft_generator);
 	g_test_add_func("/crypto/cpace/draft-exchange", test_cpace_draft_exchange);
 	g_test_add_func("/crypto/cpace/elligator2", test_elligator2);

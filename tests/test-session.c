@@ -1,8 +1,12 @@
 /*
  * test-session.c - the native protocol core (§§3-8) against the vectors of
  * tests/data/parley-v1.json byte for byte, then two cores wired back to
- * back, then every way a peer can misbehave.
+ * back, then every way a peer can misbehave, the §6 sequence limit, and
+ * what the core leaves behind in freed memory.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1           /* memmem */
+#endif
 #include <string.h>
 
 #include "crypto.h"
@@ -11,6 +15,130 @@
 #include "record.h"
 #include "session.h"
 #include "testutil.h"
+
+/* ---- freed memory: does a secret reach the allocator unwiped? ----
+ *
+ * This program replaces free() and realloc() (glibc's allocator still does
+ * the work, reached as __libc_free / __libc_malloc / __libc_realloc).  While
+ * a watch is armed, every block handed back is searched for the watched
+ * bytes first, and realloc() always moves, so that a buffer which glibc
+ * might have grown in place is caught as if it had moved.  Not with
+ * AddressSanitizer, which owns the allocator: those cases skip. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FREE_WATCH 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define FREE_WATCH 0
+#endif
+#endif
+#if !defined(FREE_WATCH) && defined(__GLIBC__)
+#define FREE_WATCH 1
+#endif
+#ifndef FREE_WATCH
+#define FREE_WATCH 0
+#endif
+
+#define WATCH_MAX 4
+
+static struct {
+	const uint8_t *p;
+	size_t len;
+} watch[WATCH_MAX];
+static gint watch_armed;        /* read in free(), from any thread */
+static gint watch_hits;
+
+#if FREE_WATCH
+#include <malloc.h>
+
+void *__libc_malloc(size_t n);
+void *__libc_realloc(void *p, size_t n);
+void __libc_free(void *p);
+
+static void
+watch_scan(const void *block, size_t len)
+{
+	int i;
+
+	for (i = 0; i < WATCH_MAX; i++)
+		if (watch[i].len > 0 && len >= watch[i].len &&
+		    memmem(block, len, watch[i].p, watch[i].len) != NULL)
+			g_atomic_int_inc(&watch_hits);
+}
+
+void
+free(void *p)
+{
+	if (p != NULL && g_atomic_int_get(&watch_armed))
+		watch_scan(p, malloc_usable_size(p));
+	__libc_free(p);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	void *q;
+	size_t old;
+
+	if (p == NULL || !g_atomic_int_get(&watch_armed))
+		return __libc_realloc(p, n);
+	if (n == 0) {
+		free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	q = __libc_malloc(n);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, MIN(old, n));
+	free(p);
+	return q;
+}
+#endif
+
+/* Watch for these bytes (up to WATCH_MAX patterns; len 0 ends the list)
+ * in every block freed until watch_stop().  The patterns must stay alive
+ * and unchanged meanwhile, and must not themselves be heap blocks that get
+ * freed. */
+static void
+watch_start(const void *p0, size_t l0, const void *p1, size_t l1)
+{
+	memset(watch, 0, sizeof(watch));
+	watch[0].p = p0;
+	watch[0].len = l0;
+	watch[1].p = p1;
+	watch[1].len = l1;
+	g_atomic_int_set(&watch_hits, 0);
+	g_atomic_int_set(&watch_armed, 1);
+}
+
+/* Disarm; the number of freed blocks that held a watched pattern. */
+static gint
+watch_stop(void)
+{
+	g_atomic_int_set(&watch_armed, 0);
+	memset(watch, 0, sizeof(watch));
+	return g_atomic_int_get(&watch_hits);
+}
+
+static gboolean
+all_bytes(const void *p, size_t len, uint8_t v)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != v)
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
+watch_skip(void)
+{
+	if (!FREE_WATCH)
+		g_test_skip("free() cannot be watched in this build (sanitizer or not glibc)");
+	return !FREE_WATCH;
+}
 
 /* ---- a peer: a session, its injected randomness, what it reported ---- */
 
@@ -94,7 +222,7 @@ fake_prs(const char *pass, const uint8_t salt[16], guint32 iterations, uint8_t p
 
 	memcpy(in, salt, 16);
 	memcpy(in + 16, &iterations, 4);
-	parley_hmac_sha256(pass, strlen(pass), in, sizeof(in), prs);
+	g_assert_true(parley_hmac_sha256(pass, strlen(pass), in, sizeof(in), prs));
 }
 
 static void
@@ -509,7 +637,7 @@ test_vector_epochs(void)
 		g_assert_true(parley_x25519(dh2, ea, Er));
 		g_assert_cmpmem(dh1, 32, dh2, 32);
 		t_assert_hex(dh1, 32, tj_pstr(e, "dh"));
-		parley_epoch_keys_ratchet(chain, dh1, &k);
+		g_assert_true(parley_epoch_keys_ratchet(chain, dh1, &k));
 		t_assert_hex(k.key_IR, 32, tj_pstr(e, "key_IR"));
 		t_assert_hex(k.iv_IR, 12, tj_pstr(e, "iv_IR"));
 		t_assert_hex(k.key_RI, 32, tj_pstr(e, "key_RI"));
@@ -1176,9 +1304,9 @@ test_vector_unknown_inner(void)
 	uint8_t msg[8 + 5] = "idid0000hello";
 
 	vector_handshake(h, &I, &R);
-	parley_record_dir_set(&dir, key, iv, 0);
-	parley_record_seal(&dir, 0x42, body, sizeof(body), f);
-	parley_record_seal(&dir, 0x01, msg, sizeof(msg), f);
+	g_assert_true(parley_record_dir_set(&dir, key, iv, 0));
+	g_assert_true(parley_record_seal(&dir, 0x42, body, sizeof(body), f));
+	g_assert_true(parley_record_seal(&dir, 0x01, msg, sizeof(msg), f));
 	/* known types with bodies of the wrong length are protocol errors */
 	parley_session_feed(R.s, f->data, f->len, 0);
 	peer_drain(&R);
@@ -1186,7 +1314,7 @@ test_vector_unknown_inner(void)
 	g_assert_null(last_event(&R, PARLEY_EV_ERROR));
 
 	g_byte_array_set_size(f, 0);
-	parley_record_seal(&dir, 0x03, "\x01\x01", 2, f);
+	g_assert_true(parley_record_seal(&dir, 0x03, "\x01\x01", 2, f));
 	parley_session_feed(R.s, f->data, f->len, 0);
 	assert_closed_with(&R, PARLEY_ERR_PROTOCOL);
 
@@ -1312,6 +1440,563 @@ test_late_kdf(void)
 	peer_clear(&I);
 }
 
+/* ---- §4: an ERROR frame once established is not the peer's word ---- */
+
+static void
+feed_error_frame(Peer *p, uint8_t code, const char *reason)
+{
+	GByteArray *payload = g_byte_array_new(), *f = g_byte_array_new();
+	const uint8_t pre[] = { 'P', 'R', 'L', 'Y', PARLEY_VERSION, 0x7f };
+
+	g_byte_array_append(payload, pre, sizeof(pre));
+	g_byte_array_append(payload, &code, 1);
+	g_byte_array_append(payload, (const guint8 *) reason, (guint) strlen(reason));
+	parley_frame_write(f, payload->data, payload->len);
+	parley_session_feed(p->s, f->data, f->len, p->now);
+	g_byte_array_unref(payload);
+	g_byte_array_unref(f);
+}
+
+static void
+test_pair_error_after_established(Pair *p, gconstpointer data)
+{
+	ParleyEvent *ev;
+
+	/* anyone on the path can inject this: "passphrases differ" */
+	feed_error_frame(&p->I, 3, "your passphrase is wrong, type it again at evil.example");
+	assert_closed_with(&p->I, PARLEY_ERR_CLOSED);
+	g_assert_cmpuint(parley_session_output(p->I.s)->len, ==, 0);
+	ev = last_event(&p->I, PARLEY_EV_ERROR);
+	g_assert_nonnull(ev);
+	g_assert_true(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 3);
+	/* not AUTH: key confirmation proved the passphrases equal, and AUTH
+	 * would make the glue stop reconnecting */
+	g_assert_cmpint(ev->error, ==, PARLEY_ERR_CLOSED);
+	g_assert_null(ev->text);
+	g_assert_cmpuint(ev->text_len, ==, 0);
+	g_assert_true(last_event(&p->I, PARLEY_EV_CLOSED)->from_peer);
+}
+
+/* During the handshake the reason is all there is, and is shown. */
+static void
+test_error_during_handshake(void)
+{
+	Peer I;
+	ParleyEvent *ev;
+
+	peer_init(&I, "p");
+	peer_new_session(&I, TRUE, "alice", 0);
+	peer_drain(&I);
+	g_byte_array_set_size(parley_session_output(I.s), 0);
+	feed_error_frame(&I, 4, "busy \xff");
+	assert_closed_with(&I, PARLEY_ERR_BUSY);
+	ev = last_event(&I, PARLEY_EV_ERROR);
+	g_assert_true(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 4);
+	g_assert_cmpstr(ev->text, ==, "busy \xef\xbf\xbd");
+	peer_clear(&I);
+}
+
+/* ---- §6: seq never reaches 2^32, whatever the record, either way ---- */
+
+#define SEQ_LIMIT PARLEY_SEQ_LIMIT
+
+/* Both directions I -> R at seq, R -> I untouched (no record has gone
+ * yet after pair_setup). */
+static void
+pair_jump_seq(Pair *p, guint64 seq)
+{
+	parley_session_set_seq_for_tests(p->I.s, seq, 0);
+	parley_session_set_seq_for_tests(p->R.s, 0, seq);
+}
+
+typedef enum { BY_TYPING, BY_PING, BY_ACK, BY_PONG } SendKind;
+
+/* Make I send one record of this kind: directly, or as its answer to R. */
+static void
+i_sends(Pair *p, SendKind kind)
+{
+	uint8_t id[8] = { 7 };
+
+	switch (kind) {
+	case BY_TYPING:
+		(void) parley_session_send_typing(p->I.s, 1);
+		break;
+	case BY_PING:
+		(void) parley_session_send_ping(p->I.s, p->I.now);
+		break;
+	case BY_ACK:
+		g_assert_cmpint(parley_session_send_message(p->R.s, id, "hi", 2, p->R.now),
+		                ==, PARLEY_ERR_NONE);
+		transfer(&p->R, &p->I);
+		break;
+	case BY_PONG:
+		g_assert_cmpint(parley_session_send_ping(p->R.s, p->R.now), ==,
+		                PARLEY_ERR_NONE);
+		transfer(&p->R, &p->I);
+		break;
+	}
+}
+
+/* Near the limit, any record - not only a MSG - makes the sender rekey
+ * (§8 "before seq would reach 2^32"), and the pair goes on in epoch 1. */
+static void
+test_seq_rekey_before_limit(gconstpointer data)
+{
+	SendKind kind = GPOINTER_TO_INT(data);
+	Pair p;
+
+	pair_setup(&p, GUINT_TO_POINTER(0));
+	pair_jump_seq(&p, PARLEY_SEQ_REKEY_AT - 1);
+	i_sends(&p, kind);
+	g_assert_cmpint(parley_session_state(p.I.s), ==, PARLEY_SESSION_ESTABLISHED);
+	g_assert_true(parley_session_rekey_pending(p.I.s));
+	pump(&p.I, &p.R);
+	g_assert_cmpuint(parley_session_send_epoch(p.I.s), ==, 1);
+	g_assert_cmpuint(parley_session_send_epoch(p.R.s), ==, 1);
+	send_text(&p.I, "after the rekey");
+	pump(&p.I, &p.R);
+	g_assert_cmpstr(last_event(&p.R, PARLEY_EV_MESSAGE)->text, ==, "after the rekey");
+	g_assert_null(last_event(&p.I, PARLEY_EV_ERROR));
+	g_assert_null(last_event(&p.R, PARLEY_EV_ERROR));
+	pair_teardown(&p, NULL);
+}
+
+/* The peer never answers our REKEY: the records up to seq 2^32 - 1 go,
+ * and then nothing - the session fails instead of sealing seq 2^32. */
+static void
+test_seq_limit_unanswered(gconstpointer data)
+{
+	SendKind kind = GPOINTER_TO_INT(data);
+	Pair p;
+	GByteArray *out;
+	guint before;
+
+	pair_setup(&p, GUINT_TO_POINTER(0));
+	pair_jump_seq(&p, SEQ_LIMIT - 3);
+	/* seq 2^32 - 3, then our REKEY at 2^32 - 2, then 2^32 - 1: the last */
+	g_assert_cmpint(parley_session_send_typing(p.I.s, 1), ==, PARLEY_ERR_NONE);
+	g_assert_true(parley_session_rekey_pending(p.I.s));
+	g_assert_cmpint(parley_session_send_typing(p.I.s, 0), ==, PARLEY_ERR_NONE);
+	/* three records are out; R never answers (they are lost on the way,
+	 * so R stays in epoch 0 and can still make I send) */
+	out = parley_session_output(p.I.s);
+	g_assert_cmpuint(out->len, >, 0);
+	g_byte_array_set_size(out, 0);
+	before = out->len;
+	i_sends(&p, kind);
+	assert_closed_with(&p.I, PARLEY_ERR_PROTOCOL);
+	g_assert_cmpuint(out->len, ==, before);     /* nothing sealed at 2^32 */
+	if (kind == BY_ACK)
+		/* the message was shown; its ACK could not go (the sender
+		 * resends it on the next connection, §7) */
+		g_assert_nonnull(last_event(&p.I, PARLEY_EV_MESSAGE));
+	pair_teardown(&p, NULL);
+}
+
+/* A MSG or a REKEY asked for at the limit itself goes nowhere either. */
+static void
+test_seq_limit_msg_and_rekey(void)
+{
+	Pair p;
+	uint8_t id[8] = { 1 };
+
+	pair_setup(&p, GUINT_TO_POINTER(0));
+	pair_jump_seq(&p, SEQ_LIMIT);
+	g_assert_cmpint(parley_session_send_message(p.I.s, id, "x", 1, p.I.now), ==,
+	                PARLEY_ERR_PROTOCOL);
+	g_assert_cmpuint(parley_session_output(p.I.s)->len, ==, 0);
+	assert_closed_with(&p.I, PARLEY_ERR_PROTOCOL);
+	pair_teardown(&p, NULL);
+
+	pair_setup(&p, GUINT_TO_POINTER(0));
+	pair_jump_seq(&p, SEQ_LIMIT);
+	g_assert_cmpint(parley_session_rekey(p.I.s, p.I.now), ==, PARLEY_ERR_PROTOCOL);
+	g_assert_cmpuint(parley_session_output(p.I.s)->len, ==, 0);
+	assert_closed_with(&p.I, PARLEY_ERR_PROTOCOL);
+	pair_teardown(&p, NULL);
+
+	/* and BYE: the connection just closes */
+	pair_setup(&p, GUINT_TO_POINTER(0));
+	pair_jump_seq(&p, SEQ_LIMIT);
+	parley_session_close(p.I.s, 0);
+	g_assert_cmpuint(parley_session_output(p.I.s)->len, ==, 0);
+	assert_closed_with(&p.I, PARLEY_ERR_NONE);
+	pair_teardown(&p, NULL);
+}
+
+/* A record sealed by hand under the vector's I->R keys with any seq. */
+static void
+seal_at(const uint8_t key[32], const uint8_t iv[12], guint64 seq, uint8_t type,
+        const void *body, size_t body_len, GByteArray *f)
+{
+	uint8_t rec[PARLEY_RECORD_HEADER_LEN + 16 + PARLEY_GCM_TAG_LEN];
+	uint8_t nonce[12], s[8];
+	size_t inner_len = 1 + body_len;
+	int i;
+
+	g_assert_cmpuint(inner_len, <=, 16);
+	rec[0] = PARLEY_RECORD_TYPE;
+	parley_put_be32(rec + 1, 0);
+	rec[PARLEY_RECORD_HEADER_LEN] = type;
+	memcpy(rec + PARLEY_RECORD_HEADER_LEN + 1, body, body_len);
+	memcpy(nonce, iv, 12);
+	parley_put_be64(s, seq);
+	for (i = 0; i < 8; i++)
+		nonce[4 + i] ^= s[i];
+	g_assert_true(parley_aes_gcm_seal(key, 32, nonce, rec, PARLEY_RECORD_HEADER_LEN,
+	                                  rec + PARLEY_RECORD_HEADER_LEN, inner_len,
+	                                  rec + PARLEY_RECORD_HEADER_LEN,
+	                                  rec + PARLEY_RECORD_HEADER_LEN + inner_len));
+	parley_frame_write(f, rec, PARLEY_RECORD_HEADER_LEN + inner_len + PARLEY_GCM_TAG_LEN);
+}
+
+/* §6 for a receiver: seq 2^32 - 1 is the last record it takes in an
+ * epoch; one that would carry 2^32 is refused, genuine tag or not. */
+static void
+test_seq_limit_receiver(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *h = tj_need(root, "handshakes/0");
+	Peer I, R;
+	size_t l;
+	uint8_t *key = tj_phex(h, "keys/key_IR", &l);
+	uint8_t *iv = tj_phex(h, "keys/iv_IR", &l);
+	GByteArray *f = g_byte_array_new();
+	ParleyRecordDir dir = { 0 };
+	uint8_t inner[2];
+
+	vector_handshake(h, &I, &R);
+	parley_session_set_seq_for_tests(R.s, 0, SEQ_LIMIT - 1);
+	seal_at(key, iv, SEQ_LIMIT - 1, 0x03, "\x01", 1, f);
+	parley_session_feed(R.s, f->data, f->len, R.now);
+	peer_drain(&R);
+	g_assert_cmpint(last_event(&R, PARLEY_EV_TYPING)->typing, ==, 1);
+	g_assert_cmpint(parley_session_state(R.s), ==, PARLEY_SESSION_ESTABLISHED);
+
+	g_byte_array_set_size(f, 0);
+	seal_at(key, iv, SEQ_LIMIT, 0x03, "\x02", 1, f);
+	parley_session_feed(R.s, f->data, f->len, R.now);
+	assert_closed_with(&R, PARLEY_ERR_RECORD);
+	g_assert_cmpint(last_event(&R, PARLEY_EV_TYPING)->typing, ==, 1);
+	g_assert_cmpuint(count_events(&R, PARLEY_EV_TYPING), ==, 1);
+	g_assert_cmpuint(parley_session_output(R.s)->len, ==, 0);
+
+	/* the record layer itself: a used-up direction opens and seals
+	 * nothing */
+	g_assert_true(parley_record_dir_set(&dir, key, iv, 0));
+	dir.seq = SEQ_LIMIT;
+	g_assert_true(parley_record_dir_used_up(&dir));
+	g_assert_false(parley_record_open(&dir, f->data + 4, f->len - 4, inner));
+	g_assert_cmpuint(dir.seq, ==, SEQ_LIMIT);
+	g_byte_array_set_size(f, 0);
+	g_assert_false(parley_record_seal(&dir, 0x03, "\x01", 1, f));
+	g_assert_cmpuint(f->len, ==, 0);
+	dir.seq = SEQ_LIMIT - 1;
+	g_assert_true(parley_record_seal(&dir, 0x03, "\x01", 1, f));
+	g_assert_true(parley_record_dir_used_up(&dir));
+
+	parley_record_dir_clear(&dir);
+	g_byte_array_unref(f);
+	g_free(key);
+	g_free(iv);
+	peer_clear(&I);
+	peer_clear(&R);
+	tj_free(root);
+}
+
+/* ---- fail closed: a key schedule that fails sets no key ---- */
+
+static guint expand_calls, expand_fail_at;
+
+/* parley_hkdf_expand, made to fail for real at call number expand_fail_at:
+ * that call asks for more than HKDF can give (255 * HashLen). */
+static gboolean
+failing_expand(const uint8_t prk[32], const void *info, size_t info_len,
+               void *out, size_t out_len)
+{
+	uint8_t *big;
+	gboolean ok;
+
+	if (++expand_calls != expand_fail_at)
+		return parley_hkdf_expand(prk, info, info_len, out, out_len);
+	big = g_malloc(255 * 32 + 1);
+	memset(big, 0xaa, 255 * 32 + 1);
+	ok = parley_hkdf_expand(prk, info, info_len, big, 255 * 32 + 1);
+	g_assert_false(ok);
+	g_assert_true(all_bytes(big, 255 * 32 + 1, 0));
+	g_free(big);
+	memset(out, 0xaa, out_len);         /* what a careless one would leave */
+	return FALSE;
+}
+
+static void
+test_record_derivation_fails(void)
+{
+	uint8_t prk[32];
+	ParleyEpochKeys k, good;
+	ParleyRecordDir dir = { 0 };
+	GByteArray *f = g_byte_array_new();
+	uint8_t payload[PARLEY_RECORD_MIN_LEN] = { PARLEY_RECORD_TYPE };
+	uint8_t inner[1];
+
+	memset(prk, 0x5c, sizeof(prk));
+	expand_fail_at = 0;
+	g_assert_true(parley_epoch_keys_expand(prk, &good));
+	/* each of the five expansions failing in turn: nothing usable is
+	 * left, not even what the steps before it derived */
+	for (expand_fail_at = 1; expand_fail_at <= 5; expand_fail_at++) {
+		expand_calls = 0;
+		memset(&k, 0x11, sizeof(k));
+		g_assert_false(parley_epoch_keys_expand_with(failing_expand, prk, &k));
+		g_assert_cmpuint(expand_calls, ==, expand_fail_at);
+		g_assert_true(all_bytes(&k, sizeof(k), 0));
+	}
+	/* and when none fails, the same keys as the real schedule */
+	expand_fail_at = 0;
+	expand_calls = 0;
+	g_assert_true(parley_epoch_keys_expand_with(failing_expand, prk, &k));
+	g_assert_cmpmem(&k, sizeof(k), &good, sizeof(good));
+	parley_epoch_keys_clear(&k);
+	parley_epoch_keys_clear(&good);
+
+	/* A direction that was never set (as after a failed set) refuses to
+	 * seal or open: a caller bug, reported, and nothing goes out. */
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*parley_record_dir_is_set*");
+	g_assert_false(parley_record_seal(&dir, 0x03, "\x01", 1, f));
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(f->len, ==, 0);
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*parley_record_dir_is_set*");
+	g_assert_false(parley_record_open(&dir, payload, sizeof(payload), inner));
+	g_test_assert_expected_messages();
+	g_byte_array_unref(f);
+}
+
+/* ---- what the core leaves in freed memory ---- */
+
+static void
+test_freed_watch_works(void)
+{
+	uint8_t pattern[16];
+	uint8_t *b;
+	GByteArray *a;
+
+	if (watch_skip())
+		return;
+	parley_random_bytes(pattern, sizeof(pattern));
+	watch_start(pattern, sizeof(pattern), NULL, 0);
+	b = g_malloc(100);
+	memcpy(b + 40, pattern, sizeof(pattern));
+	g_free(b);
+	g_assert_cmpint(watch_stop(), ==, 1);
+
+	/* a growing array leaves its old block behind */
+	watch_start(pattern, sizeof(pattern), NULL, 0);
+	a = g_byte_array_new();
+	g_byte_array_append(a, pattern, sizeof(pattern));
+	g_byte_array_set_size(a, 4096);
+	parley_wipe(a->data, a->len);
+	g_byte_array_unref(a);
+	g_assert_cmpint(watch_stop(), ==, 1);
+	parley_wipe(pattern, sizeof(pattern));
+}
+
+/* X25519: neither the scalar (as given, clamped, or big-endian), the
+ * point, nor the shared secret is left in freed heap (libgcrypt's
+ * gcry_ecc_mul_point copies the first two and returns the third through
+ * buffers it frees unwiped). */
+static void
+test_freed_x25519(void)
+{
+	uint8_t sc[32], pt[32], out[32], clamped[32], be[32];
+	int i;
+
+	if (watch_skip())
+		return;
+	parley_random_bytes(sc, sizeof(sc));
+	parley_random_bytes(pt, sizeof(pt));
+	g_assert_true(parley_x25519_base(pt, pt));         /* a real point */
+	g_assert_true(parley_x25519(out, sc, pt));
+	memcpy(clamped, sc, 32);
+	clamped[0] &= 248;
+	clamped[31] &= 127;
+	clamped[31] |= 64;
+	for (i = 0; i < 32; i++)
+		be[i] = clamped[31 - i];
+
+	watch_start(out, 16, clamped + 8, 16);
+	watch[2].p = be + 8;
+	watch[2].len = 16;
+	watch[3].p = out + 16;
+	watch[3].len = 16;
+	g_assert_true(parley_x25519(out, sc, pt));
+	g_assert_cmpint(watch_stop(), ==, 0);
+
+	/* the CPace generator, which is as good as the PRS */
+	{
+		uint8_t prs[32], sid[16], g[32];
+
+		parley_random_bytes(prs, sizeof(prs));
+		parley_random_bytes(sid, sizeof(sid));
+		g_assert_true(parley_cpace_generator(g, prs, sizeof(prs), sid));
+		watch_start(g, 16, prs, 16);
+		g_assert_true(parley_cpace_generator(g, prs, sizeof(prs), sid));
+		g_assert_true(parley_x25519(out, sc, g));
+		g_assert_cmpint(watch_stop(), ==, 0);
+		parley_wipe(prs, sizeof(prs));
+		parley_wipe(g, sizeof(g));
+	}
+	parley_wipe(sc, sizeof(sc));
+	parley_wipe(out, sizeof(out));
+	parley_wipe(clamped, sizeof(clamped));
+	parley_wipe(be, sizeof(be));
+}
+
+/* The vector handshake: CPace's K (and ISK) never reach freed heap - K
+ * went into an ISK input that grew (and so moved) as it was built. */
+static void
+test_freed_handshake(void)
+{
+	TJson *root = tj_load("parley-v1.json");
+	TJson *h = tj_need(root, "handshakes/0");
+	Peer I, R;
+	size_t l;
+	uint8_t *hex_k = tj_phex(h, "cpace/K", &l);
+	uint8_t *hex_isk = tj_phex(h, "cpace/ISK", &l);
+	uint8_t K[32], isk[64];
+
+	if (watch_skip()) {
+		g_free(hex_k);
+		g_free(hex_isk);
+		tj_free(root);
+		return;
+	}
+	memcpy(K, hex_k, 32);
+	memcpy(isk, hex_isk, 64);
+	parley_wipe(hex_k, 32);
+	parley_wipe(hex_isk, 64);
+	g_free(hex_k);
+	g_free(hex_isk);
+
+	watch_start(K, 16, K + 16, 16);
+	watch[2].p = isk;
+	watch[2].len = 16;
+	vector_handshake(h, &I, &R);
+	peer_clear(&I);
+	peer_clear(&R);
+	g_assert_cmpint(watch_stop(), ==, 0);
+	parley_wipe(K, sizeof(K));
+	parley_wipe(isk, sizeof(isk));
+	tj_free(root);
+}
+
+/* §3 NFC: no form of the passphrase (UTF-8, or UCS-4 as GLib's
+ * normaliser holds it) is left in freed heap. */
+static void
+test_freed_passphrase_nfc(void)
+{
+	/* decomposed: "e" + U+0301 in the middle, so normalising changes it */
+	static const char typed[] = "quokka-lantern-7726-cafe\xcc\x81-brulee";
+	static const gunichar ucs4[] = { 'q', 'u', 'o', 'k', 'k', 'a', '-', 'l' };
+	static const char nfc_want[] = "quokka-lantern-7726-caf\xc3\xa9-brulee";
+	uint8_t *nfc;
+	size_t len;
+	ParleyError err;
+
+	if (watch_skip())
+		return;
+	watch_start(ucs4, sizeof(ucs4), "quokka-lantern", 14);
+	nfc = parley_passphrase_nfc(typed, &len, &err);
+	g_assert_nonnull(nfc);
+	g_assert_cmpmem(nfc, len, nfc_want, strlen(nfc_want));
+	parley_secure_free(nfc, len);
+	g_assert_cmpint(watch_stop(), ==, 0);
+}
+
+/* A message with invalid UTF-8 grows into its U+FFFDs in one allocation
+ * of the final size: no piece of it left in an outgrown buffer. */
+static void
+test_freed_message_text(Pair *p, gconstpointer data)
+{
+	char text[300];
+	uint8_t id[8] = { 3 };
+	ParleyEvent *ev;
+
+	if (watch_skip())
+		return;
+	memcpy(text, "narwhal-teapot-3158 ", 20);
+	memset(text + 20, 0xff, sizeof(text) - 20);
+	g_assert_cmpint(parley_session_send_message(p->I.s, id, text, sizeof(text), p->I.now),
+	                ==, PARLEY_ERR_NONE);
+	watch_start("narwhal-teapot-3158", 19, NULL, 0);
+	transfer(&p->I, &p->R);
+	peer_drain(&p->R);
+	ev = last_event(&p->R, PARLEY_EV_MESSAGE);
+	g_assert_nonnull(ev);
+	g_assert_cmpuint(ev->text_len, ==, 20 + 3 * (sizeof(text) - 20));
+	g_ptr_array_set_size(p->R.events, 0);       /* cleared: wiped, freed */
+	g_assert_cmpint(watch_stop(), ==, 0);
+}
+
+/* parley_utf8_make_valid and parley_passphrase_nfc give exactly what
+ * GLib's g_utf8_make_valid and g_utf8_normalize(NFC) give. */
+static void
+test_text_same_as_glib(void)
+{
+	static const gunichar alphabet[] = {
+		'a', 'e', 'o', 'A', 0xe9, 0xc5, 0x212b, 0x2126, 0x300, 0x301, 0x302,
+		0x303, 0x308, 0x323, 0x327, 0x328, 0x345, 0x344, 0x1e9b, 0x1ec7,
+		0x3b1, 0x3c9, 0x1f00, 0x958, 0x915, 0x93c, 0x928, 0xf71, 0xf72,
+		0xf73, 0x1100, 0x1161, 0x11a8, 0xac00, 0xd7a3, 0x1d15e, 0x1d165,
+		0x1d16e, 0x5d0, 0x5b4, 0x5bc, 0x30ab, 0x3099, 0x304b, 0xfb2c,
+	};
+	GRand *r = g_rand_new_with_seed(0x9a71e7);
+	guint i, j;
+
+	for (i = 0; i < 20000; i++) {
+		GString *in = g_string_new(NULL);
+		guint n = (guint) g_rand_int_range(r, 1, 12);
+		char *want;
+		uint8_t *got;
+		size_t len;
+		ParleyError err;
+
+		for (j = 0; j < n; j++)
+			g_string_append_unichar(in, alphabet[g_rand_int_range(r, 0,
+			                                     G_N_ELEMENTS(alphabet))]);
+		want = g_utf8_normalize(in->str, -1, G_NORMALIZE_NFC);
+		got = parley_passphrase_nfc(in->str, &len, &err);
+		g_assert_nonnull(got);
+		g_assert_cmpmem(got, len, want, strlen(want));
+		parley_secure_free(got, len);
+		g_free(want);
+		g_string_free(in, TRUE);
+	}
+	for (i = 0; i < 20000; i++) {
+		uint8_t b[24];
+		guint n = (guint) g_rand_int_range(r, 0, (gint) sizeof(b));
+		char *want, *got;
+		size_t len;
+
+		for (j = 0; j < n; j++) {
+			/* mostly valid pieces, some stray bytes and NULs */
+			static const uint8_t pick[] = { 'x', 0, 0x80, 0xbf, 0xc3, 0xa9, 0xe2,
+			                                0x9c, 0x93, 0xf0, 0x9f, 0x98, 0x80,
+			                                0xed, 0xa0, 0xff, 0xc0, 0xf4, 0x90 };
+
+			b[j] = pick[g_rand_int_range(r, 0, sizeof(pick))];
+		}
+		want = g_utf8_make_valid((const char *) b, n);
+		got = parley_utf8_make_valid(b, n, &len);
+		g_assert_cmpstr(got, ==, want);
+		g_assert_cmpuint(len, ==, strlen(want));
+		g_free(want);
+		g_free(got);
+	}
+	g_rand_free(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1353,5 +2038,35 @@ main(int argc, char **argv)
 	g_test_add_func("/session/handshake-timeout", test_handshake_timeout);
 	g_test_add_func("/session/refuse", test_refuse);
 	g_test_add_func("/session/late-kdf-result", test_late_kdf);
+	PAIR("/session/pair/error-after-established", test_pair_error_after_established, 0);
+	g_test_add_func("/session/error-during-handshake", test_error_during_handshake);
+
+	g_test_add_data_func("/session/seq-limit/rekey-before/typing",
+	                     GINT_TO_POINTER(BY_TYPING), test_seq_rekey_before_limit);
+	g_test_add_data_func("/session/seq-limit/rekey-before/ping",
+	                     GINT_TO_POINTER(BY_PING), test_seq_rekey_before_limit);
+	g_test_add_data_func("/session/seq-limit/rekey-before/ack",
+	                     GINT_TO_POINTER(BY_ACK), test_seq_rekey_before_limit);
+	g_test_add_data_func("/session/seq-limit/rekey-before/pong",
+	                     GINT_TO_POINTER(BY_PONG), test_seq_rekey_before_limit);
+	g_test_add_data_func("/session/seq-limit/unanswered/typing",
+	                     GINT_TO_POINTER(BY_TYPING), test_seq_limit_unanswered);
+	g_test_add_data_func("/session/seq-limit/unanswered/ping",
+	                     GINT_TO_POINTER(BY_PING), test_seq_limit_unanswered);
+	g_test_add_data_func("/session/seq-limit/unanswered/ack",
+	                     GINT_TO_POINTER(BY_ACK), test_seq_limit_unanswered);
+	g_test_add_data_func("/session/seq-limit/unanswered/pong",
+	                     GINT_TO_POINTER(BY_PONG), test_seq_limit_unanswered);
+	g_test_add_func("/session/seq-limit/msg-rekey-bye", test_seq_limit_msg_and_rekey);
+	g_test_add_func("/session/seq-limit/receiver", test_seq_limit_receiver);
+
+	g_test_add_func("/session/record/derivation-fails", test_record_derivation_fails);
+
+	g_test_add_func("/session/freed/watch-works", test_freed_watch_works);
+	g_test_add_func("/session/freed/x25519", test_freed_x25519);
+	g_test_add_func("/session/freed/handshake", test_freed_handshake);
+	g_test_add_func("/session/freed/passphrase-nfc", test_freed_passphrase_nfc);
+	PAIR("/session/freed/message-text", test_freed_message_text, 0);
+	g_test_add_func("/session/text-same-as-glib", test_text_same_as_glib);
 	return g_test_run();
 }

@@ -25,11 +25,12 @@
 
 #include "account.h"
 #include "address.h"
+#include "admit.h"
 #include "classic.h"
 #include "constants.h"
 #include "crypto.h"
-#include "guard.h"
 #include "kdf_worker.h"
+#include "names.h"
 #include "prs_cache.h"
 #include "session.h"
 
@@ -50,12 +51,10 @@ struct ParleyAccount {
 	GHashTable *peers;          /* buddy name -> ParleyPeer* */
 	GList *conns;               /* ParleyConn* */
 	GList *kdf_requests;        /* KdfRequest* */
-	/* sids of this account's unfinished outgoing handshakes (§4
-	 * loopback rule: per account, so two accounts of one process can
-	 * talk to each other) */
-	GHashTable *own_sids;
+	/* who may call (§4 loopback, per account so that two accounts of one
+	 * process can talk to each other; §9 guard; the peer match) */
+	ParleyAdmission *admission;
 	ParleyPrsCache *prs_cache;
-	ParleyGuard *guard;
 	gboolean closing;
 };
 
@@ -65,6 +64,8 @@ struct ParleyPeer {
 	char *host;
 	char *host_key;             /* parley_address_host_key(host), kept: an
 	                             * incoming call is compared with every peer */
+	char *reached_key;          /* host key of the address a DNS name last
+	                             * resolved to (our dial reached it), or NULL */
 	guint16 port;
 	ParleyConn *conn;           /* established, or NULL */
 	ParleyConn *dialing;        /* our outgoing attempt, or NULL */
@@ -74,6 +75,9 @@ struct ParleyPeer {
 	guint retry_delay_s;
 	guint give_up_timer;
 	gboolean hold;              /* do not redial by ourselves (auth failed, loopback) */
+	gboolean no_listen;         /* it called us announcing no listen port:
+	                             * never dialled, it calls back (§9) */
+	gint64 retry_at;            /* when retry_timer fires */
 	gboolean told_waiting;      /* "will be sent when connected" said once */
 	char *announced;            /* the name the peer announced */
 };
@@ -102,8 +106,15 @@ struct ParleyConn {
 	gboolean undecrypt_told;    /* "could not decrypt" said for this run */
 	char *remote_ip;
 	gboolean established;
-	gboolean admitted;          /* counted by the guard */
+	/* incoming: what admission decided, once (at HS1, or at accept in
+	 * classic mode); holds a §9 guard slot until the verdict */
+	ParleyAdmitTicket ticket;
+	gboolean admit_done;
 	gboolean hs2_sent;
+	/* classic, incoming, until a frame from the caller decrypts: then the
+	 * guard's verdict, and a stranger is closed (plugin rule) */
+	gint64 proof_deadline;
+	char *source;               /* incoming: parley_admit_source(remote_ip) */
 	guint kdf_id;
 	KdfRequest *kdf;            /* PBKDF2 we wait for */
 	gboolean own_sid;           /* sid registered for the loopback check */
@@ -116,7 +127,9 @@ struct ParleyConn {
 /* Coalesced PBKDF2: connections that need the same PRS wait on one job. */
 struct KdfRequest {
 	ParleyAccount *pa;
-	uint8_t tag[32];            /* HMAC(salt || iterations, passphrase) */
+	uint8_t *tag;               /* HMAC(salt || iterations, passphrase),
+	                             * 32 bytes: it allows guessing at HMAC speed,
+	                             * so it lives in secure memory */
 	uint8_t salt[PARLEY_SALT_LEN];
 	guint32 iterations;
 	size_t out_len;
@@ -138,6 +151,7 @@ static void peer_dial(ParleyPeer *p);
 static void peer_schedule_retry(ParleyPeer *p);
 static void peer_arm_give_up(ParleyPeer *p);
 static void classic_report_unsent(ParleyPeer *p);
+static void peer_reached(ParleyPeer *p, ParleyConn *c);
 
 static gint64
 now_ms(void)
@@ -196,16 +210,14 @@ parley_conv_notice(PurpleAccount *account, const char *who, gboolean force,
 	g_free(html);
 }
 
-/* How the conversation names a peer: the name it announced, else (classic
- * peers announce none) the buddy's alias, else its address. */
+/* How the conversation names a peer: a buddy by its alias (the user's
+ * own, else the name it announced, else its address); anyone else by its
+ * address alone - a stranger may announce a buddy's name. */
 static const char *
 peer_display(ParleyPeer *p)
 {
-	PurpleBuddy *b;
+	PurpleBuddy *b = purple_find_buddy(p->pa->account, p->name);
 
-	if (p->announced != NULL)
-		return p->announced;
-	b = purple_find_buddy(p->pa->account, p->name);
 	return b != NULL ? purple_buddy_get_alias(b) : p->name;
 }
 
@@ -345,6 +357,7 @@ kdf_request_free(KdfRequest *r)
 	r->pa->kdf_requests = g_list_remove(r->pa->kdf_requests, r);
 	if (r->pass != NULL)
 		parley_secure_free(r->pass, r->pass_len);
+	parley_secure_free(r->tag, 32);
 	g_list_free_full(r->waiters, g_free);
 	parley_wipe(r, sizeof(*r));
 	g_free(r);
@@ -422,8 +435,24 @@ passphrase_for(ParleyAccount *pa, ParleyPeer *p)
 	return purple_account_get_password(pa->account);
 }
 
-/* NEED_KDF: answer from the cache, join a running job, or start one.
- * Returns FALSE if the connection was refused instead. */
+/* A key request that may not run now (§9: a caller that has proven
+ * nothing may not make more than PARLEY_MAX_KDF_RUNNING run at once):
+ * ERROR 4 natively; classic mode has no error frame, the caller is just
+ * closed. */
+static void
+conn_refuse_kdf(ParleyConn *c)
+{
+	purple_debug_info(PARLEY_DEBUG, "conn %u: too many key derivations running: "
+	                  "refused\n", c->id);
+	if (c->session != NULL)
+		parley_session_refuse(c->session, PARLEY_ERR_BUSY, NULL);
+	else
+		eng_close(c, 2);
+}
+
+/* NEED_KDF: answer from the cache, join a running job, or start one (or
+ * refuse, see conn_refuse_kdf).  The passphrase is the one admission
+ * chose: the matched peer's, else the account's. */
 static void
 conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 {
@@ -457,7 +486,13 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 
 	memcpy(tagkey, ev->kdf_salt, PARLEY_SALT_LEN);
 	memcpy(tagkey + PARLEY_SALT_LEN, &ev->kdf_iterations, 4);
-	parley_hmac_sha256(tagkey, sizeof(tagkey), pass, len, tag);
+	if (!parley_hmac_sha256(tagkey, sizeof(tagkey), pass, len, tag)) {
+		/* fail closed: no key from a broken library */
+		parley_secure_free(pass, len);
+		parley_wipe(tag, sizeof(tag));
+		eng_close(c, 2);
+		return;
+	}
 	for (l = pa->kdf_requests; l != NULL; l = l->next) {
 		KdfRequest *q = l->data;
 
@@ -469,14 +504,16 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (r == NULL) {
 		/* §9: a stranger may not make us run more than 2 PBKDF2 at once */
-		if (!c->initiator && c->session != NULL &&
-		    parley_kdf_busy() >= PARLEY_MAX_KDF_RUNNING) {
+		if (!parley_admit_may_derive(c->initiator ? NULL : &c->ticket,
+		                             parley_kdf_busy())) {
 			parley_secure_free(pass, len);
-			parley_session_refuse(c->session, PARLEY_ERR_BUSY, NULL);
+			parley_wipe(tag, sizeof(tag));
+			conn_refuse_kdf(c);
 			return;
 		}
 		r = g_new0(KdfRequest, 1);
 		r->pa = pa;
+		r->tag = parley_secure_alloc(sizeof(tag));
 		memcpy(r->tag, tag, sizeof(tag));
 		memcpy(r->salt, ev->kdf_salt, PARLEY_SALT_LEN);
 		r->iterations = ev->kdf_iterations;
@@ -490,6 +527,8 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (pass != NULL)
 		parley_secure_free(pass, len);
+	parley_wipe(tag, sizeof(tag));
+	parley_wipe(tagkey, sizeof(tagkey));
 	{
 		KdfWaiter *w = g_new0(KdfWaiter, 1);
 
@@ -513,6 +552,7 @@ peer_free(ParleyPeer *p)
 	g_free(p->name);
 	g_free(p->host);
 	g_free(p->host_key);
+	g_free(p->reached_key);
 	g_free(p->announced);
 	g_free(p);
 }
@@ -558,39 +598,55 @@ peer_set_online(ParleyPeer *p, gboolean online)
 	                            NULL);
 }
 
-/* Find the buddy an incoming connection belongs to: by source address and
- * the listen port the caller announced (§4), or by address alone when it
- * does not listen and only one peer lives there.  Every peer is looked at,
- * so each compares by its kept host key (what parley_address_same_host
- * compares, without parsing both addresses again per peer). */
-static ParleyPeer *
-peer_for_incoming(ParleyAccount *pa, const char *ip, guint16 listen_port)
+/* Admission of an incoming connection, once (admit.h decides): the
+ * §4 loopback check, the peer match (and so the passphrase), the §9
+ * guard.  Every peer is offered under its name's host key, and a DNS-named
+ * one also under the address our dial last reached it at.  On success
+ * c->peer is the matched peer, or NULL for a stranger (account
+ * passphrase). */
+static ParleyError
+conn_admit(ParleyConn *c, ParleyAdmitMode mode, guint16 listen_port, const uint8_t *sid)
 {
+	ParleyAccount *pa = c->pa;
+	GPtrArray *byid = g_ptr_array_new();
+	GArray *cands = g_array_new(FALSE, TRUE, sizeof(ParleyAdmitPeer));
 	GHashTableIter it;
 	gpointer k, v;
-	ParleyPeer *only = NULL, *found = NULL;
-	guint same_host = 0;
-	char *key = parley_address_host_key(ip);
+	ParleyError err;
 
+	c->admit_done = TRUE;
 	g_hash_table_iter_init(&it, pa->peers);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		ParleyPeer *p = v;
+		ParleyAdmitPeer cand = { p->host_key, p->port, peer_is_buddy(p), byid->len };
 
-		if (strcmp(p->host_key, key) != 0)
-			continue;
-		if (listen_port != 0 && p->port == listen_port) {
-			found = p;
-			break;
+		g_array_append_val(cands, cand);
+		if (p->reached_key != NULL) {
+			cand.host_key = p->reached_key;
+			g_array_append_val(cands, cand);
 		}
-		same_host++;
-		only = p;
+		g_ptr_array_add(byid, p);
 	}
-	g_free(key);
-	if (found != NULL)
-		return found;
-	if (listen_port == 0 && same_host == 1)
-		return only;
-	return NULL;
+	err = parley_admission_admit(pa->admission, mode, c->remote_ip, listen_port, sid,
+	                             (const ParleyAdmitPeer *) (void *) cands->data, cands->len,
+	                             now_ms(), &c->ticket);
+	if (err == PARLEY_ERR_NONE)
+		c->peer = c->ticket.matched ? g_ptr_array_index(byid, c->ticket.match) : NULL;
+	purple_debug_info(PARLEY_DEBUG, "conn %u: %s (%s)\n", c->id,
+	                  err == PARLEY_ERR_NONE ? "admitted" : "not admitted",
+	                  err != PARLEY_ERR_NONE ? parley_strerror(err) :
+	                  c->peer != NULL ? "a known peer" : "a stranger");
+	g_array_free(cands, TRUE);
+	g_ptr_array_free(byid, TRUE);
+	return err;
+}
+
+/* The admission's verdict on an incoming connection's handshake (once;
+ * later calls do nothing). */
+static void
+conn_verdict(ParleyConn *c, ParleyGuardOutcome outcome)
+{
+	parley_admission_finish(c->pa->admission, &c->ticket, outcome, now_ms());
 }
 
 static gboolean
@@ -603,14 +659,25 @@ retry_cb(gpointer data)
 	return FALSE;
 }
 
-/* 5 s, doubling to 5 min; reset when a session is established. */
+static void
+peer_arm_retry(ParleyPeer *p, gint64 delay_ms)
+{
+	if (p->retry_timer)
+		purple_timeout_remove(p->retry_timer);
+	p->retry_at = now_ms() + delay_ms;
+	p->retry_timer = purple_timeout_add((guint) delay_ms, retry_cb, p);
+}
+
+/* 5 s, doubling to 5 min; reset when a session is established.  A peer
+ * that told us it does not listen is never dialled (§9): it calls back,
+ * and what we have for it waits. */
 static void
 peer_schedule_retry(ParleyPeer *p)
 {
-	guint delay;
+	gint64 delay;
 
-	if (p->pa->closing || p->hold || p->conn != NULL || p->dialing != NULL ||
-	    p->retry_timer != 0)
+	if (p->pa->closing || p->hold || p->no_listen || p->conn != NULL ||
+	    p->dialing != NULL || p->retry_timer != 0)
 		return;
 	if (p->pa->classic) {
 		/* no redialling in classic mode: report what could not go */
@@ -622,9 +689,29 @@ peer_schedule_retry(ParleyPeer *p)
 		return;
 	p->retry_delay_s = p->retry_delay_s == 0 ? PARLEY_RETRY_FIRST_S
 	                   : MIN(p->retry_delay_s * 2, PARLEY_RETRY_MAX_S);
-	delay = (guint) env_ms("PARLEY_TEST_RETRY_MS", (gint64) p->retry_delay_s * 1000);
-	purple_debug_info(PARLEY_DEBUG, "retrying a peer in %u ms\n", delay);
-	p->retry_timer = purple_timeout_add(delay, retry_cb, p);
+	delay = env_ms("PARLEY_TEST_RETRY_MS", (gint64) p->retry_delay_s * 1000);
+	purple_debug_info(PARLEY_DEBUG, "retrying a peer in %" G_GINT64_FORMAT " ms\n", delay);
+	peer_arm_retry(p, delay);
+}
+
+/* The user wrote to a peer with no session: dial it now, or (while a
+ * retry is pending) within PARLEY_RETRY_FIRST_S - one attempt at a time
+ * however fast the user types, and the backoff grows only with attempts
+ * that failed.  Not a peer that does not listen. */
+static void
+peer_dial_soon(ParleyPeer *p)
+{
+	gint64 soon;
+
+	if (p->no_listen || p->conn != NULL || p->dialing != NULL)
+		return;
+	if (p->retry_timer == 0) {
+		peer_dial(p);
+		return;
+	}
+	soon = env_ms("PARLEY_TEST_RETRY_MS", (gint64) PARLEY_RETRY_FIRST_S * 1000);
+	if (p->retry_at - now_ms() > soon)
+		peer_arm_retry(p, soon);
 }
 
 static gboolean
@@ -733,7 +820,7 @@ conn_start_session(ParleyConn *c)
 	c->session = parley_session_new(&cfg, now_ms());
 	if (c->initiator) {
 		memcpy(c->sid, parley_session_sid(c->session), PARLEY_SID_LEN);
-		g_hash_table_add(pa->own_sids, g_bytes_new(c->sid, PARLEY_SID_LEN));
+		parley_admission_add_own_sid(pa->admission, c->sid);
 		c->own_sid = TRUE;
 	}
 }
@@ -742,10 +829,7 @@ static void
 conn_forget_sid(ParleyConn *c)
 {
 	if (c->own_sid) {
-		GBytes *b = g_bytes_new(c->sid, PARLEY_SID_LEN);
-
-		g_hash_table_remove(c->pa->own_sids, b);
-		g_bytes_unref(b);
+		parley_admission_remove_own_sid(c->pa->admission, c->sid);
 		c->own_sid = FALSE;
 	}
 }
@@ -758,15 +842,18 @@ conn_write_cb(gpointer data, gint fd, PurpleInputCondition cond)
 	conn_process(data);
 }
 
-/* Write what the session has for the wire; keep the rest for later. */
-static void
+/* Write what the session has for the wire; keep the rest for later.
+ * Returns TRUE if the connection broke (the engine then has a CLOSED
+ * event to hand out). */
+static gboolean
 conn_flush(ParleyConn *c)
 {
 	GByteArray *out;
 	gsize done = 0;
+	gboolean broke = FALSE;
 
 	if (!eng_exists(c) || c->fd < 0)
-		return;
+		return FALSE;
 	out = eng_output(c);
 	while (done < out->len) {
 		ssize_t n = send(c->fd, out->data + done, out->len - done, MSG_NOSIGNAL);
@@ -784,6 +871,7 @@ conn_flush(ParleyConn *c)
 		                  g_strerror(errno));
 		done = out->len;
 		eng_eof(c);
+		broke = TRUE;
 		break;
 	}
 	if (done > 0)
@@ -794,6 +882,7 @@ conn_flush(ParleyConn *c)
 		purple_input_remove(c->write_watch);
 		c->write_watch = 0;
 	}
+	return broke;
 }
 
 static gboolean
@@ -871,6 +960,8 @@ classic_established(ParleyConn *c)
 		conn_kick(p->conn);
 	}
 	p->conn = c;
+	if (c->initiator)
+		peer_reached(p, c);
 	peer_set_online(p, TRUE);
 	purple_debug_info(PARLEY_DEBUG, "conn %u: classic session up\n", c->id);
 	if (purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, p->name,
@@ -933,6 +1024,73 @@ classic_report_unsent(ParleyPeer *p)
 
 /* ---- connections: events -------------------------------------------- */
 
+/* A stranger proved the account's passphrase: it appears under its
+ * address (its announced listen port, else the default one).  Never under
+ * a buddy's entry: admission refuses the callers that would get one, and a
+ * buddy added since under that name is not given to it either.  NULL when
+ * there is no entry to give. */
+static ParleyPeer *
+stranger_peer(ParleyConn *c, guint16 listen_port)
+{
+	ParleyAccount *pa = c->pa;
+	char *name = parley_address_format(c->remote_ip,
+	                                   listen_port != 0 ? listen_port : PARLEY_DEFAULT_PORT);
+	ParleyPeer *p = g_hash_table_lookup(pa->peers, name);
+
+	if (p != NULL && peer_is_buddy(p)) {
+		purple_debug_info(PARLEY_DEBUG, "conn %u: a stranger at a buddy's address: "
+		                  "closed\n", c->id);
+		p = NULL;
+	} else if (p == NULL) {
+		p = peer_get(pa, name, NULL);
+	}
+	g_free(name);
+	return p;
+}
+
+/* Our dial reached p: remember where, so that a peer added by DNS name
+ * is recognised when it calls from that address. */
+static void
+peer_reached(ParleyPeer *p, ParleyConn *c)
+{
+	char *key;
+
+	if (c->remote_ip == NULL)
+		return;
+	key = parley_address_host_key(c->remote_ip);
+	if (strcmp(key, p->host_key) == 0) {
+		g_free(key);
+		return;
+	}
+	g_free(p->reached_key);
+	p->reached_key = key;
+}
+
+/* Classic, incoming: a frame from the caller decrypted, so it knows the
+ * passphrase: the guard's verdict, and a stranger gets its entry and its
+ * window now; a known peer's new connection takes over from its old one.
+ * FALSE if the connection is being closed instead. */
+static gboolean
+classic_proven(ParleyConn *c)
+{
+	if (c->initiator || c->ticket.proven)
+		return TRUE;
+	conn_verdict(c, PARLEY_GUARD_SUCCEEDED);
+	c->proof_deadline = 0;
+	if (c->peer == NULL) {
+		ParleyPeer *p = stranger_peer(c, 0);
+
+		if (p == NULL) {
+			eng_close(c, 2);
+			return FALSE;
+		}
+		c->peer = p;
+	}
+	if (c->peer->conn != c)
+		classic_established(c);
+	return TRUE;
+}
+
 static void
 conn_established(ParleyConn *c, const ParleyEvent *ev)
 {
@@ -944,24 +1102,21 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 	c->established = TRUE;
 	memcpy(c->sid, ev->sid, PARLEY_SID_LEN);
 	conn_forget_sid(c);
-	if (c->admitted) {
-		parley_guard_finish(pa->guard, c->remote_ip, PARLEY_GUARD_SUCCEEDED, now_ms());
-		c->admitted = FALSE;
+	if (c->classic != NULL) {
+		/* §11: the first key is in, but the caller has proven nothing
+		 * yet (classic_proven).  A stranger is seen only then; a known
+		 * peer's window opens now, so the user can write first, unless
+		 * it has a session already (that one serves until this one
+		 * proves itself). */
+		if (p != NULL && p->dialing == c)
+			p->dialing = NULL;
+		if (p != NULL && (c->initiator || p->conn == NULL))
+			classic_established(c);
+		return;
 	}
-	if (p == NULL && c->classic != NULL)
-		/* §11: the original tool announces nothing: match by address */
-		p = c->peer = peer_for_incoming(pa, c->remote_ip, 0);
+	conn_verdict(c, PARLEY_GUARD_SUCCEEDED);
 	if (p == NULL) {
-		/* a stranger who knows the passphrase (or, in classic mode,
-		 * anyone): appears under its address */
-		char *name = parley_address_format(c->remote_ip,
-		                                   ev->peer_listen_port != 0 ? ev->peer_listen_port
-		                                                             : PARLEY_DEFAULT_PORT);
-
-		p = g_hash_table_lookup(pa->peers, name);
-		if (p == NULL)
-			p = peer_get(pa, name, NULL);
-		g_free(name);
+		p = stranger_peer(c, ev->peer_listen_port);
 		if (p == NULL) {
 			eng_close(c, 2);
 			return;
@@ -970,10 +1125,11 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (p->dialing == c)
 		p->dialing = NULL;
-	if (c->classic != NULL) {
-		classic_established(c);
-		return;
-	}
+	if (c->initiator)
+		peer_reached(p, c);
+	else
+		/* §9: a caller that does not listen is never dialled */
+		p->no_listen = ev->peer_listen_port == 0;
 
 	/* §9: two sessions between the same peers - both keep the smaller sid */
 	if (p->conn != NULL && p->conn != c) {
@@ -996,10 +1152,13 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 		purple_timeout_remove(p->retry_timer);
 		p->retry_timer = 0;
 	}
+	/* what a peer calls itself is shown without control or bidi
+	 * characters, and never instead of a buddy's own alias (libpurple
+	 * prefers the user's alias to this one) */
 	g_free(p->announced);
-	p->announced = g_strdup(ev->peer_name);
-	if (peer_is_buddy(p))
-		serv_got_alias(pa->gc, p->name, ev->peer_name);
+	p->announced = parley_name_sanitize(ev->peer_name);
+	if (peer_is_buddy(p) && p->announced != NULL)
+		serv_got_alias(pa->gc, p->name, p->announced);
 	peer_set_online(p, TRUE);
 	purple_debug_info(PARLEY_DEBUG, "conn %u: established (%s)\n", c->id,
 	                  c->initiator ? "initiator" : "responder");
@@ -1037,9 +1196,10 @@ error_text(ParleyConn *c, const ParleyEvent *ev)
 			return g_strdup_printf(_("%s refused the connection (it may not accept incoming "
 			                         "connections)."), who);
 		default:
-			return g_strdup_printf(_("%s reported a protocol error (code %d%s%s)."), who,
-			                       ev->wire_code, ev->text != NULL && *ev->text ? ": " : "",
-			                       ev->text != NULL ? ev->text : "");
+			/* an ERROR's reason is not authenticated: anyone on the
+			 * path could have written it, so only the code is shown */
+			return g_strdup_printf(_("%s reported a protocol error (code %d)."), who,
+			                       ev->wire_code);
 		}
 	}
 	switch (ev->error) {
@@ -1083,12 +1243,7 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 
 	if (ev->error == PARLEY_ERR_BYE)
 		c->bye_reason = ev->bye_reason;
-	if (c->admitted) {
-		parley_guard_finish(pa->guard, c->remote_ip,
-		                    c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED,
-		                    now_ms());
-		c->admitted = FALSE;
-	}
+	conn_verdict(c, c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED);
 	conn_forget_sid(c);
 	if (p == NULL)
 		return;
@@ -1134,29 +1289,22 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 		peer_schedule_retry(p);
 }
 
+/* §4, §9: a native caller's HS1 (the responder's one key request) is
+ * where it is admitted, once; refused, it gets the ERROR admission chose.
+ * Every other key request (ours, or a classic engine's, rekeys included)
+ * goes straight to the KDF. */
 static void
-conn_responder_admit(ParleyConn *c, const ParleyEvent *ev)
+conn_on_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 {
-	ParleyAccount *pa = c->pa;
 	ParleyError err;
-	GBytes *sid;
 
-	/* §4 loopback: our own HS1 came back to us */
-	sid = g_bytes_new(ev->sid, PARLEY_SID_LEN);
-	if (g_hash_table_contains(pa->own_sids, sid)) {
-		g_bytes_unref(sid);
-		parley_session_refuse(c->session, PARLEY_ERR_LOOPBACK, NULL);
-		return;
+	if (!c->initiator && c->session != NULL && !c->admit_done) {
+		err = conn_admit(c, PARLEY_ADMIT_NATIVE, ev->peer_listen_port, ev->sid);
+		if (err != PARLEY_ERR_NONE) {
+			parley_session_refuse(c->session, err, NULL);
+			return;
+		}
 	}
-	g_bytes_unref(sid);
-	/* §9 limits and online-guessing backoff */
-	err = parley_guard_admit(pa->guard, c->remote_ip, now_ms());
-	if (err != PARLEY_ERR_NONE) {
-		parley_session_refuse(c->session, err, NULL);
-		return;
-	}
-	c->admitted = TRUE;
-	c->peer = peer_for_incoming(pa, c->remote_ip, ev->peer_listen_port);
 	conn_need_kdf(c, ev);
 }
 
@@ -1168,15 +1316,14 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 
 	switch (ev->type) {
 	case PARLEY_EV_NEED_KDF:
-		if (c->initiator)
-			conn_need_kdf(c, ev);
-		else
-			conn_responder_admit(c, ev);
+		conn_on_need_kdf(c, ev);
 		break;
 	case PARLEY_EV_ESTABLISHED:
 		conn_established(c, ev);
 		break;
 	case PARLEY_EV_MESSAGE:
+		if (c->classic != NULL && !classic_proven(c))
+			break;
 		p = c->peer;
 		c->undecrypt_told = FALSE;
 		/* §7: a repeat after a reconnect is acknowledged, not shown
@@ -1233,8 +1380,17 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		conn_closed(c, ev);
 		break;
 	case PARLEY_EV_UNDECRYPTABLE:
+		/* before the caller proved anything: a wrong guess (§9), and a
+		 * stranger is closed without a word */
+		if (!c->initiator && !c->ticket.proven) {
+			conn_verdict(c, PARLEY_GUARD_FAILED);
+			if (c->peer == NULL) {
+				eng_close(c, 2);
+				break;
+			}
+		}
 		/* once per run of failures; the session goes on (§11) */
-		if (c->peer != NULL && !c->undecrypt_told) {
+		if (c->peer != NULL && c->peer->conn == c && !c->undecrypt_told) {
 			char *text = g_strdup_printf(_("A message from %s could not be decrypted - "
 			                               "do the passphrases match?"),
 			                             peer_display(c->peer));
@@ -1244,6 +1400,24 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 			c->undecrypt_told = TRUE;
 		}
 		break;
+	}
+}
+
+/* Classic, incoming: the caller had PARLEY_CLASSIC_PROOF_MS to send a
+ * frame that decrypts.  Its guard slot goes (no verdict); a stranger is
+ * closed, a known peer's connection stays (the user may be slow to
+ * write). */
+static void
+conn_check_proof(ParleyConn *c)
+{
+	if (c->proof_deadline == 0 || now_ms() < c->proof_deadline)
+		return;
+	c->proof_deadline = 0;
+	conn_verdict(c, PARLEY_GUARD_ABORTED);
+	if (c->peer == NULL) {
+		purple_debug_info(PARLEY_DEBUG, "conn %u: classic caller proved nothing in "
+		                  "time: closed\n", c->id);
+		eng_close(c, 2);
 	}
 }
 
@@ -1260,6 +1434,7 @@ conn_process(ParleyConn *c)
 	for (;;) {
 		gboolean any = FALSE;
 
+		conn_check_proof(c);
 		/* timers first: they may add events and output too */
 		next = eng_tick(c);
 		while (eng_next_event(c, &ev)) {
@@ -1267,10 +1442,13 @@ conn_process(ParleyConn *c)
 			parley_event_clear(&ev);
 			any = TRUE;
 		}
-		conn_flush(c);
-		if (!any)
+		/* a failed send closes the engine: its CLOSED is handled in
+		 * the next round, like any other event */
+		if (!conn_flush(c) && !any)
 			break;
 	}
+	if (c->proof_deadline != 0 && (next < 0 || c->proof_deadline < next))
+		next = c->proof_deadline;
 	if (eng_closed(c)) {
 		conn_destroy(c);
 		return FALSE;
@@ -1322,10 +1500,8 @@ conn_destroy(ParleyConn *c)
 		if (c->peer->dialing == c)
 			c->peer->dialing = NULL;
 	}
-	if (c->admitted)
-		parley_guard_finish(pa->guard, c->remote_ip,
-		                    c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED,
-		                    now_ms());
+	conn_verdict(c, c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED);
+	parley_admit_ticket_clear(pa->admission, &c->ticket, now_ms());
 	conn_forget_sid(c);
 	kdf_detach(c);
 	if (c->connect_data != NULL)
@@ -1345,6 +1521,7 @@ conn_destroy(ParleyConn *c)
 	pa->conns = g_list_remove(pa->conns, c);
 	purple_debug_info(PARLEY_DEBUG, "conn %u: closed\n", c->id);
 	g_free(c->remote_ip);
+	g_free(c->source);
 	g_free(c);
 }
 
@@ -1385,7 +1562,9 @@ peer_dial(ParleyPeer *p)
 	ParleyAccount *pa = p->pa;
 	ParleyConn *c;
 
-	if (pa->closing || p->conn != NULL || p->dialing != NULL)
+	/* §9: a peer that does not listen is never dialled (and dialling its
+	 * address could hand its messages to whoever listens there) */
+	if (pa->closing || p->no_listen || p->conn != NULL || p->dialing != NULL)
 		return;
 	if (p->retry_timer) {
 		purple_timeout_remove(p->retry_timer);
@@ -1447,10 +1626,11 @@ listen_pause(ParleyAccount *pa, int fd, int err)
 	}
 }
 
-/* Accepted connections from ip that have not said who they are yet: no
- * HS1 let in by the guard, no classic handshake finished. */
+/* Accepted connections from one source that have proven nothing yet:
+ * no valid HS3, no classic frame that decrypted (plugin rule, see
+ * PARLEY_MAX_SILENT_PER_ADDR). */
 static guint
-count_silent(ParleyAccount *pa, const char *ip)
+count_silent(ParleyAccount *pa, const char *source)
 {
 	GList *l;
 	guint n = 0;
@@ -1458,8 +1638,8 @@ count_silent(ParleyAccount *pa, const char *ip)
 	for (l = pa->conns; l != NULL; l = l->next) {
 		const ParleyConn *c = l->data;
 
-		if (!c->initiator && c->peer == NULL && !c->established &&
-		    c->remote_ip != NULL && strcmp(c->remote_ip, ip) == 0)
+		if (!c->initiator && !c->ticket.proven && c->source != NULL &&
+		    strcmp(c->source, source) == 0)
 			n++;
 	}
 	return n;
@@ -1477,7 +1657,7 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 		socklen_t len = sizeof(ss);
 		int cfd = accept(fd, (struct sockaddr *) &ss, &len);
 		ParleyConn *c;
-		char *ip;
+		char *ip, *source;
 
 		if (cfd < 0) {
 			int err = errno;
@@ -1487,20 +1667,35 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 			break;
 		}
 		ip = sockaddr_ip(&ss);
-		if (count_silent(pa, ip) >= PARLEY_MAX_SILENT_PER_ADDR) {
+		source = parley_admit_source(ip);
+		if (source == NULL || count_silent(pa, source) >= PARLEY_MAX_SILENT_PER_ADDR) {
 			purple_debug_info(PARLEY_DEBUG, "too many silent connections from one "
-			                  "address: closing a new one\n");
+			                  "source: closing a new one\n");
 			close(cfd);
 			g_free(ip);
+			g_free(source);
 			continue;
 		}
 		sock_setup(cfd);
 		c = conn_new(pa, NULL, FALSE);
 		c->fd = cfd;
 		c->remote_ip = ip;
+		c->source = source;
+		purple_debug_info(PARLEY_DEBUG, "conn %u: accepted\n", c->id);
+		/* §11: a classic caller says nothing before it must be given a
+		 * salt and cost a PBKDF2: it is admitted now, and must prove
+		 * the passphrase (a frame that decrypts) in time */
+		if (pa->classic) {
+			if (conn_admit(c, PARLEY_ADMIT_CLASSIC, 0, NULL) != PARLEY_ERR_NONE) {
+				conn_destroy(c);
+				continue;
+			}
+			c->proof_deadline = now_ms() +
+			                    env_ms("PARLEY_TEST_HANDSHAKE_TIMEOUT_MS",
+			                           PARLEY_CLASSIC_PROOF_MS);
+		}
 		conn_start_session(c);
 		c->read_watch = purple_input_add(cfd, PURPLE_INPUT_READ, conn_read_cb, c);
-		purple_debug_info(PARLEY_DEBUG, "conn %u: accepted\n", c->id);
 		conn_process(c);
 	}
 }
@@ -1612,9 +1807,7 @@ parley_account_login(PurpleAccount *account)
 	pa->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	                                  (GDestroyNotify) peer_free);
 	pa->prs_cache = parley_prs_cache_new();
-	pa->guard = parley_guard_new();
-	pa->own_sids = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-	                                     (GDestroyNotify) g_bytes_unref, NULL);
+	pa->admission = parley_admission_new();
 	load_salt(pa);
 	iterations = purple_account_get_int(account, PARLEY_OPT_ITERATIONS,
 	                                    PARLEY_DEFAULT_ITERATIONS);
@@ -1700,9 +1893,8 @@ parley_account_close(PurpleConnection *gc)
 			close(pa->listen_fd[i]);
 	}
 	g_hash_table_destroy(pa->peers);
-	g_hash_table_destroy(pa->own_sids);
 	parley_prs_cache_free(pa->prs_cache);
-	parley_guard_free(pa->guard);
+	parley_admission_free(pa->admission);
 	g_free(pa->name);
 	parley_wipe(pa, sizeof(*pa));
 	g_free(pa);
@@ -1792,7 +1984,7 @@ parley_account_send_im(PurpleConnection *gc, const char *who, const char *messag
 			p->told_waiting = TRUE;
 		}
 		p->hold = FALSE;
-		peer_dial(p);
+		peer_dial_soon(p);
 	}
 	peer_arm_give_up(p);
 	return 1;
@@ -1838,6 +2030,7 @@ parley_account_add_buddy(PurpleConnection *gc, PurpleBuddy *buddy)
 		return;
 	}
 	p->hold = FALSE;
+	p->no_listen = FALSE;       /* the user gave an address to dial */
 	if (pa->classic)
 		peer_set_online(p, p->conn != NULL);
 	else
@@ -1943,6 +2136,8 @@ parley_account_passphrase_changed(PurpleAccount *account, const char *who)
 
 	if (pa == NULL || p == NULL)
 		return;
+	/* PRS computed from the old passphrase are of no more use */
+	parley_prs_cache_clear(pa->prs_cache);
 	/* Handshakes under way use the old passphrase: stop them all, so no
 	 * session comes up with the passphrase the user just replaced.  Our
 	 * own abort is no failed guess of the peer's. */
@@ -1953,10 +2148,7 @@ parley_account_passphrase_changed(PurpleAccount *account, const char *who)
 			continue;
 		if (p->dialing == c)
 			p->dialing = NULL;
-		if (c->admitted) {
-			parley_guard_finish(pa->guard, c->remote_ip, PARLEY_GUARD_ABORTED, now_ms());
-			c->admitted = FALSE;
-		}
+		conn_verdict(c, PARLEY_GUARD_ABORTED);
 		kdf_detach(c);
 		eng_close(c, 2);
 		conn_kick(c);

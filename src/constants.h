@@ -87,6 +87,12 @@
  * listener's descriptors for the handshake timeout (plugin; not in §9) */
 #define PARLEY_MAX_SILENT_PER_ADDR     8
 
+/* a classic caller (§11) must send a frame that decrypts this long after
+ * it was accepted: until then it holds a §9 guard slot, and a stranger is
+ * closed when the time is up (plugin; the original tool has no handshake
+ * to time) */
+#define PARLEY_CLASSIC_PROOF_MS        PARLEY_HANDSHAKE_TIMEOUT_MS
+
 /* out of file descriptors, the listener stops accepting this long (plugin) */
 #define PARLEY_ACCEPT_PAUSE_MS         1000
 

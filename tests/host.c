@@ -37,6 +37,7 @@ static char *debug_filter;              /* NULL: libpurple debug off */
 /* connections the plugin has open, by its debug log ("conn N: accepted",
  * "dialling" ... "closed") */
 static GHashTable *live_conns;
+static guint dials;                     /* "conn N: dialling" lines so far */
 static void *plugin_module;             /* the loaded protocol plugin, for dlsym */
 static guint (*plugin_kdf_busy)(void);
 static char *pending_answer;
@@ -593,6 +594,8 @@ follow_conns(const char *category, const char *arg_s)
 	if (live_conns == NULL || g_strcmp0(category, "parley") != 0 ||
 	    sscanf(arg_s, "conn %u: %31[a-z]", &id, what) != 2)
 		return;
+	if (strcmp(what, "dialling") == 0)
+		dials++;
 	if (strcmp(what, "accepted") == 0 || strcmp(what, "dialling") == 0)
 		g_hash_table_add(live_conns, GUINT_TO_POINTER(id));
 	else if (strcmp(what, "closed") == 0)
@@ -907,6 +910,12 @@ gpointer
 host_plugin_symbol(const char *name)
 {
 	return plugin_module != NULL ? dlsym(plugin_module, name) : NULL;
+}
+
+guint
+host_dials(void)
+{
+	return dials;
 }
 
 guint

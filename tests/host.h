@@ -51,6 +51,9 @@ gpointer host_plugin_symbol(const char *name);
 /* The connections the plugin has open, of all accounts, as its debug log
  * says ("conn N: accepted", "dialling" ... "closed"). */
 guint host_live_conns(void);
+/* Outgoing connections the plugin has started since the host began (its
+ * debug log's "conn N: dialling"), of all accounts. */
+guint host_dials(void);
 /* PBKDF2 jobs the plugin's workers hold, cancelled ones included. */
 guint host_kdf_busy(void);
 /* Iterate the main loop until the plugin has exactly conns connections

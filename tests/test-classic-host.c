@@ -470,6 +470,8 @@ typedef struct {
 	guint window;               /* the peer's --window; 0: the original's 1 */
 	gboolean no_session;        /* the case starts the session itself */
 	gboolean trapped;           /* run in a subprocess (see run_trapped) */
+	gboolean stranger;          /* listens: the peer is no buddy of Parley's */
+	gboolean no_peer;           /* listens: the case connects the peer itself */
 } Opts;
 
 typedef struct {
@@ -588,11 +590,16 @@ session_start(Fix *f)
 		python_to_parley(f, f->py, f->who, "hello from Python");
 	} else {
 		g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
-		g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, f->acct, f->who,
-		                           PURPLE_MESSAGE_SYSTEM, "Classic mode", T_SESSION));
+		/* a buddy's conversation says at once what kind of session it
+		 * is; a stranger's is only opened by its first readable message */
+		if (!f->o->stranger)
+			g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, f->acct, f->who,
+			                           PURPLE_MESSAGE_SYSTEM, "Classic mode", T_SESSION));
 		STOP_IF_FAILED();
 		python_to_parley(f, f->py, f->who, "hello from Python");
 		STOP_IF_FAILED();
+		g_assert_nonnull(host_find(m, HOST_EV_MESSAGE, f->acct, f->who,
+		                           PURPLE_MESSAGE_SYSTEM, "Classic mode"));
 		parley_to_python(f, f->py, f->who, "hello from Parley");
 	}
 }
@@ -674,11 +681,16 @@ fix_setup(Fix *f, gconstpointer data)
 		f->acct = classic_account(f->name, o->parley_pass != NULL ? o->parley_pass
 		                                                          : PASSPHRASE, f->who);
 	} else {
-		f->acct = classic_account(f->name, o->parley_pass != NULL ? o->parley_pass
-		                                                          : PASSPHRASE, NULL);
-		STOP_IF_FAILED();
-		/* the original tool announces nothing: Parley names it by address */
+		/* the original tool announces nothing: Parley knows it by its
+		 * address, as the buddy the user added (or, a stranger, as the
+		 * address it calls from) */
 		f->who = g_strdup("127.0.0.1");
+		f->acct = classic_account(f->name, o->parley_pass != NULL ? o->parley_pass
+		                                                          : PASSPHRASE,
+		                          o->stranger ? NULL : f->who);
+		STOP_IF_FAILED();
+		if (o->no_peer)
+			return;
 		f->py = peer_connect("py", python_pass(f), o->window, host_account_port(f->acct));
 	}
 	STOP_IF_FAILED();
@@ -1399,6 +1411,296 @@ test_unreachable(Fix *f, gconstpointer data)
 	g_free(who);
 }
 
+/* ---- /classic-host/incoming/many-rekeys --------------------------------- */
+
+/* Parley's user rotates the key from the buddy menu; the peer follows. */
+static void
+rekey_by_parley(Fix *f, Peer *py)
+{
+	guint m = host_mark(), pm = peer_mark(py);
+
+	g_assert_true(host_menu_action(f->acct, f->who, "Rekey now"));
+	g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, f->acct, f->who, PURPLE_MESSAGE_SYSTEM,
+	                           "Session key rotated (asked by you)", T_MESSAGE));
+	g_assert_true(peer_wait(py, pm, "rekeyed peer", T_MESSAGE));
+}
+
+/* The peer's user rotates the key; Parley follows. */
+static void
+rekey_by_python(Fix *f, Peer *py)
+{
+	guint m = host_mark(), pm = peer_mark(py);
+	char *asked = g_strdup_printf("Session key rotated (asked by %s)", f->who);
+
+	peer_cmd(py, "rekey");
+	g_assert_true(peer_wait(py, pm, "rekeyed self", T_MESSAGE));
+	g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, f->acct, f->who, PURPLE_MESSAGE_SYSTEM,
+	                           asked, T_MESSAGE));
+	g_free(asked);
+}
+
+/* n numbered messages each way, Parley's first; every one arrives, once
+ * and in order (each side's automatic rekeys after every 20 included). */
+static void
+both_ways(Fix *f, Peer *py, const char *tag, guint n)
+{
+	char *from_parley = g_strdup_printf("%s, from Parley", tag);
+	char *from_python = g_strdup_printf("%s, from Python", tag);
+	guint m = host_mark(), pm = peer_mark(py), i;
+	GPtrArray *got;
+
+	for (i = 1; i <= n; i++) {
+		char *t = numbered(from_parley, i);
+
+		host_send_im(f->acct, f->who, t);
+		g_free(t);
+	}
+	g_assert_true(peer_wait_n(py, pm, "recv", n, T_SESSION));
+	for (i = 1; i <= n; i++) {
+		char *t = numbered(from_python, i);
+
+		peer_say(py, t);
+		g_free(t);
+	}
+	g_assert_true(parley_wait_n(f, f->who, m, n, T_SESSION));
+	host_run_for(T_QUIET);
+	got = peer_texts(py, pm);
+	check_sequence(got, from_parley, n);
+	g_ptr_array_unref(got);
+	got = parley_texts(f, f->who, m);
+	check_sequence(got, from_python, n);
+	g_ptr_array_unref(got);
+	g_free(from_parley);
+	g_free(from_python);
+}
+
+/* An incoming classic connection through many rekeys, automatic and
+ * manual, from both ends.  Every key request used to go through
+ * admission again: the fifth found the guard busy, and the connection
+ * waited for a key that never came. */
+static void
+test_incoming_many_rekeys(Fix *f, gconstpointer data)
+{
+	guint m = host_mark(), i;
+
+	STOP_IF_FAILED();     /* the setup did not get there */
+	/* two automatic rekeys each way */
+	both_ways(f, f->py, "automatic", N_AUTO);
+	STOP_IF_FAILED();
+	for (i = 0; i < 4; i++) {
+		char *tag = g_strdup_printf("round %u", i + 1);
+
+		rekey_by_parley(f, f->py);
+		rekey_by_python(f, f->py);
+		both_ways(f, f->py, tag, 3);
+		g_free(tag);
+		STOP_IF_FAILED();
+	}
+	/* 4 automatic + 8 manual rotations after the salt's key */
+	g_assert_cmpint(host_last_rekey_epoch(m, f->acct, f->who), ==, 12);
+	check_clean(f, f->mark, 0);
+}
+
+/* ---- /classic-host/incoming/again-and-again ----------------------------- */
+
+#define N_AGAIN 100
+
+static void
+wait_ended(Fix *f, guint since)
+{
+	char *want = g_strdup_printf("Classic session with %s ended.", f->who);
+
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->acct, f->who, PURPLE_MESSAGE_SYSTEM,
+	                           want, T_MESSAGE));
+	g_free(want);
+}
+
+/* One more incoming session from the same address: up, n each way, over. */
+static void
+incoming_session(Fix *f, const char *tag, guint n)
+{
+	guint m = host_mark();
+	Peer *py = peer_connect(tag, PASSPHRASE, 8, host_account_port(f->acct));
+
+	g_assert_true(peer_wait(py, 0, "key-ready", T_SESSION));
+	python_to_parley(f, py, f->who, "hello again");
+	parley_to_python(f, py, f->who, "welcome back");
+	if (!g_test_failed())
+		both_ways(f, py, tag, n);
+	if (g_test_failed())
+		peer_dump(py);
+	m = host_mark();
+	peer_stop(py);
+	wait_ended(f, m);
+}
+
+/* The same classic peer calls again and again, and Parley calls it in
+ * between: a connection of an ended session was once left behind as the
+ * peer's, and the next call from that address closed it again (freed). */
+static void
+test_incoming_again(Fix *f, gconstpointer data)
+{
+	guint m, pm;
+	char *who_listening;
+	Peer *py;
+	static const char tag[] = "5f5f52454b45595f5f";     /* "__REKEY__" */
+	static const char salt[] = "00112233445566778899aabbccddeeff";
+
+	if (run_trapped(f))
+		return;
+	STOP_IF_FAILED();     /* the setup did not get there */
+	both_ways(f, f->py, "first", N_AGAIN);
+	m = host_mark();
+	peer_stop(f->py);
+	f->py = NULL;
+	wait_ended(f, m);
+	STOP_IF_FAILED();
+
+	/* Parley dials the peer, now listening, as a buddy of its own */
+	f->extra = peer_listen("py-listening", PASSPHRASE, 8);
+	STOP_IF_FAILED();
+	who_listening = g_strdup_printf("127.0.0.1:%u", f->extra->port);
+	host_add_buddy(f->acct, who_listening);
+	parley_to_python(f, f->extra, who_listening, "I call you this time");
+	python_to_parley(f, f->extra, who_listening, "and I answer");
+	m = host_mark();
+	peer_stop(f->extra);
+	f->extra = NULL;
+	g_free(who_listening);
+	STOP_IF_FAILED();
+
+	incoming_session(f, "second", N_AGAIN);
+	STOP_IF_FAILED();
+	incoming_session(f, "third", N_AGAIN);
+	STOP_IF_FAILED();
+
+	/* a fourth closes in the middle of its rekey */
+	py = peer_connect("fourth", PASSPHRASE, 8, host_account_port(f->acct));
+	g_assert_true(peer_wait(py, 0, "key-ready", T_SESSION));
+	python_to_parley(f, py, f->who, "one message, then a rekey cut short");
+	pm = peer_mark(py);
+	m = host_mark();
+	peer_cmd(py, "raw %08x%s%s", 25, tag, salt);
+	peer_cmd(py, "close");
+	g_assert_true(peer_wait(py, pm, "closed", T_MESSAGE));
+	wait_ended(f, m);
+	peer_stop(py);
+	STOP_IF_FAILED();
+
+	/* and a fifth still gets through */
+	incoming_session(f, "fifth", 5);
+	g_assert_true(purple_account_is_connected(f->acct));
+	g_assert_null(host_find(f->mark, HOST_EV_MESSAGE, f->acct, NULL, PURPLE_MESSAGE_ERROR, NULL));
+}
+
+/* ---- /classic-host/stranger/... ----------------------------------------- */
+
+/* A classic caller who is no buddy: nothing is shown, no conversation
+ * opens, until one of its frames decrypts. */
+static void
+test_stranger_shown_late(Fix *f, gconstpointer data)
+{
+	guint m = host_mark();
+
+	f->py = peer_connect("py", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	/* past Parley's 2-second start: still not a word */
+	host_run_for(PARLEY_CLASSIC_START_DELAY_MS + 500);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	g_assert_null(purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, f->who, f->acct));
+	python_to_parley(f, f->py, f->who, "it is me");
+	g_assert_nonnull(host_find(m, HOST_EV_MESSAGE, f->acct, f->who, PURPLE_MESSAGE_SYSTEM,
+	                           "Classic mode"));
+	parley_to_python(f, f->py, f->who, "so it is");
+	check_clean(f, f->mark, 0);
+}
+
+/* A stranger whose first frame does not decrypt is closed without a
+ * word: no conversation, no notice, nothing of it kept. */
+static void
+test_stranger_wrong_passphrase(Fix *f, gconstpointer data)
+{
+	guint m = host_mark();
+
+	f->py = peer_connect("py", "not the passphrase", 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	peer_say(f->py, "let me in");
+	g_assert_true(peer_wait(f->py, 0, "closed", T_SESSION));
+	host_run_for(T_QUIET);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	g_assert_null(purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, f->who, f->acct));
+	g_assert_true(purple_account_is_connected(f->acct));
+	peer_stop(f->py);
+	f->py = NULL;
+	/* the right passphrase from there, once its 1-second backoff is over */
+	host_run_for(1100);
+	f->py = peer_connect("py-2", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	python_to_parley(f, f->py, f->who, "now with the right one");
+}
+
+/* A stranger that says nothing is closed when its time to prove the
+ * passphrase is up (shortened here; PARLEY_CLASSIC_PROOF_MS otherwise). */
+static void
+test_stranger_idle(Fix *f, gconstpointer data)
+{
+	guint m = host_mark();
+	gint64 t0;
+
+	if (run_trapped(f))
+		return;
+	g_setenv("PARLEY_TEST_HANDSHAKE_TIMEOUT_MS", "4000", TRUE);
+	t0 = g_get_monotonic_time() / 1000;
+	f->py = peer_connect("py", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	g_assert_true(peer_wait(f->py, 0, "closed", 10000));
+	g_assert_cmpint(g_get_monotonic_time() / 1000 - t0, >=, 4000);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	g_assert_true(purple_account_is_connected(f->acct));
+}
+
+/* Strangers cannot make Parley derive keys without end: at most
+ * PARLEY_MAX_HANDSHAKES_PER_ADDR connections from one address wait for
+ * their proof, and __REKEY__ frames before any proof are bounded by the
+ * PBKDF2 cap; an honest buddy still gets through meanwhile. */
+static void
+test_stranger_rekey_flood(Fix *f, gconstpointer data)
+{
+	static const char tag[] = "5f5f52454b45595f5f";
+	Peer *flood[PARLEY_MAX_HANDSHAKES_PER_ADDR + 2];
+	guint i, j, refused = 0;
+
+	if (run_trapped(f))
+		return;
+	for (i = 0; i < G_N_ELEMENTS(flood); i++) {
+		flood[i] = peer_connect("flood", "a guess", 1, host_account_port(f->acct));
+		host_run_for(100);
+	}
+	for (i = 0; i < G_N_ELEMENTS(flood); i++) {
+		GString *raw = g_string_new("raw ");
+
+		/* four rekeys each, as fast as they go */
+		for (j = 0; j < 4; j++)
+			g_string_append_printf(raw, "%08x%s%032x", 25, tag, i * 16 + j);
+		peer_cmd(flood[i], "%s", raw->str);
+		g_string_free(raw, TRUE);
+	}
+	host_run_for(3000);
+	for (i = 0; i < G_N_ELEMENTS(flood); i++)
+		refused += peer_find(flood[i], 0, "closed") >= 0;
+	/* the two beyond the per-address limit were turned away at once */
+	g_assert_cmpuint(refused, >=, G_N_ELEMENTS(flood) - PARLEY_MAX_HANDSHAKES_PER_ADDR);
+	g_assert_true(purple_account_is_connected(f->acct));
+	g_assert_null(host_find(f->mark, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	for (i = 0; i < G_N_ELEMENTS(flood); i++)
+		peer_stop(flood[i]);
+	host_run_for(T_QUIET);
+	/* every slot came back: a caller with the passphrase gets in */
+	f->py = peer_connect("py", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	python_to_parley(f, f->py, f->who, "after the flood");
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 int
@@ -1460,6 +1762,18 @@ main(int argc, char **argv)
 	CASE_DIALS("/classic-host/unreachable", test_unreachable, .window = 1);
 	CASE_BOTH("/classic-host/rekeys-then-eof", test_rekeys_then_eof, .window = 1,
 	          .trapped = TRUE);
+	CASE_LISTENS("/classic-host/incoming/many-rekeys", test_incoming_many_rekeys, .window = 8);
+	CASE_LISTENS("/classic-host/incoming/again-and-again", test_incoming_again, .window = 8,
+	             .trapped = TRUE);
+	CASE_LISTENS("/classic-host/stranger/shown-on-first-message", test_stranger_shown_late,
+	             .window = 1, .stranger = TRUE, .no_peer = TRUE);
+	CASE_LISTENS("/classic-host/stranger/wrong-passphrase-closed",
+	             test_stranger_wrong_passphrase, .window = 1, .stranger = TRUE,
+	             .no_peer = TRUE);
+	CASE_LISTENS("/classic-host/stranger/idle-timeout", test_stranger_idle, .window = 1,
+	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
+	CASE_LISTENS("/classic-host/stranger/rekey-flood", test_stranger_rekey_flood, .window = 1,
+	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
 
 	rc = g_test_run();
 	host_shutdown();

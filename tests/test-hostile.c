@@ -1497,6 +1497,315 @@ test_handshake_cap(Fix *f, gconstpointer data)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* ---- /hostile/buddy-passphrase-not-bypassed ------------------------------ */
+
+/* A buddy with a passphrase of its own shares its host with another buddy.
+ * A caller from that host that announces no listen port cannot say which
+ * of them it is: it used to be let in with the account's passphrase and
+ * then attached to the buddy on the default port, whose own passphrase
+ * was never tested.  Now it is refused; and alone on its host, the buddy's
+ * own passphrase is asked, so the account's fails. */
+static void
+test_buddy_passphrase(Fix *f, gconstpointer data)
+{
+	char *ip1 = atk_ip(f, 1), *ip2 = atk_ip(f, 2);
+	char *other = g_strdup_printf("%s:5001", ip1);
+	guint since = host_mark();
+	PurpleBuddy *b;
+	RawSession s;
+	RawConn *c;
+
+	if (!f->ready)
+		goto out;
+	b = host_add_buddy(f->victim, ip1);
+	purple_blist_node_set_string((PurpleBlistNode *) b, "parley-passphrase",
+	                             "the buddy's own secret");
+	host_add_buddy(f->victim, other);
+	b = host_add_buddy(f->victim, ip2);
+	purple_blist_node_set_string((PurpleBlistNode *) b, "parley-passphrase",
+	                             "the buddy's own secret");
+
+	c = atk(f, 1);
+	raw_session_init(&s, c);
+	raw_session_send_hs1(&s, "mallory", 0, atk_salt, ITERATIONS, atk_prs);
+	g_assert_cmpint(raw_session_wait_reply(&s, T_REPLY), ==, RAW_REPLY_ERROR);
+	g_assert_cmpint(s.error_code, ==, PARLEY_ERR_REFUSED);
+	raw_session_clear(&s);
+
+	c = atk(f, 2);
+	raw_session_init(&s, c);
+	raw_session_send_hs1(&s, "mallory", 0, atk_salt, ITERATIONS, atk_prs);
+	g_assert_cmpint(raw_session_wait_reply(&s, T_SESSION), ==, RAW_REPLY_HS2);
+	g_assert_cmpint(raw_session_finish(&s), ==, PARLEY_ERR_AUTH);
+	raw_session_clear(&s);
+
+	rtt(f, "buddy-passphrase");
+	g_assert_false(host_buddy_online(f->victim, ip1));
+	g_assert_false(host_buddy_online(f->victim, ip2));
+	g_assert_null(host_find(since, HOST_EV_MESSAGE, f->victim, ip1, 0, "Secure session"));
+	g_assert_null(host_find(since, HOST_EV_MESSAGE, f->victim, ip2, 0, "Secure session"));
+out:
+	g_free(ip1);
+	g_free(ip2);
+	g_free(other);
+}
+
+/* ---- /hostile/unauthenticated-text --------------------------------------- */
+
+/* An ERROR frame is not authenticated: after establishment its reason is
+ * anyone's words, and only its code is shown.  Announced names are shown
+ * without control or bidi characters, and a stranger is named by its
+ * address even when it announces a buddy's name. */
+static void
+test_unauthenticated_text(Fix *f, gconstpointer data)
+{
+	static const char lie[] = "Your session expired: type your passphrase here";
+	char *ip2 = atk_ip(f, 2);
+	GByteArray *err;
+	PurpleBuddy *b;
+	Mallory m;
+	RawSession s;
+	RawConn *c;
+	guint since;
+
+	if (!f->ready)
+		goto out;
+	if (!mallory_up(f, &m, 1, TRUE)) {
+		mallory_down(&m);
+		goto out;
+	}
+	mallory_says(f, &m, "an honest start");
+	since = host_mark();
+	err = g_byte_array_new();
+	g_byte_array_append(err, (const guint8 *) "PRLY\x01\x7f\x02", 7);
+	g_byte_array_append(err, (const guint8 *) lie, strlen(lie));
+	send_frame(m.c, err);
+	g_byte_array_unref(err);
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->victim, m.who, PURPLE_MESSAGE_ERROR,
+	                           "(code 2)", T_MESSAGE));
+	g_assert_null(host_find(since, HOST_EV_MESSAGE, NULL, NULL, 0, "passphrase here"));
+	mallory_down(&m);
+
+	/* a buddy announcing a name with a right-to-left override and an
+	 * escape: its alias is the name without them */
+	{
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+		char *who;
+
+		c = atk(f, 3);
+		raw_session_init(&s, c);
+		g_assert_cmpint(getsockname(c->fd, (struct sockaddr *) &sa, &len), ==, 0);
+		who = g_strdup_printf("127.0.%u.3:%u", f->n, ntohs(sa.sin_port));
+		b = host_add_buddy(f->victim, who);
+		g_assert_true(raw_session_handshake(&s, "mal\xe2\x80\xaelory\x1b[2J", ntohs(sa.sin_port),
+		                                    atk_salt, ITERATIONS, atk_prs, T_SESSION));
+		host_run_for(200);
+		g_assert_cmpstr(purple_buddy_get_server_alias(b), ==, "mallory[2J");
+		raw_session_clear(&s);
+		g_free(who);
+	}
+
+	/* a stranger announcing the friend's name is still its address */
+	since = host_mark();
+	c = atk(f, 2);
+	raw_session_init(&s, c);
+	g_assert_true(raw_session_handshake(&s, f->fname, 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	g_assert_true(raw_session_send_msg(&s, "guess who"));
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->victim, ip2, PURPLE_MESSAGE_RECV,
+	                           "guess who", T_MESSAGE));
+	host_run_for(100);
+	g_assert_null(host_find(since, HOST_EV_MESSAGE, f->victim, ip2, 0, f->fname));
+	raw_session_clear(&s);
+out:
+	g_free(ip2);
+}
+
+/* ---- /hostile/lost-closed ------------------------------------------------- */
+
+/* An IPv4 address and port, from either family (the plugin's dual-stack
+ * listener sees IPv4 callers as ::ffff:a.b.c.d). */
+static gboolean
+v4_of(const struct sockaddr_storage *ss, guint32 *addr, guint16 *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *) ss;
+
+		*addr = s4->sin_addr.s_addr;
+		*port = s4->sin_port;
+		return TRUE;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) ss;
+
+		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			return FALSE;
+		memcpy(addr, &s6->sin6_addr.s6_addr[12], 4);
+		*port = s6->sin6_port;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* The plugin's own socket of the connection whose peer end is `peer`. */
+static int
+plugin_fd_of(int peer)
+{
+	struct sockaddr_storage want, got;
+	socklen_t wl = sizeof(want);
+	GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+	const char *name;
+	int found = -1;
+	guint32 wa, ga;
+	guint16 wp, gp;
+
+	if (d == NULL || getsockname(peer, (struct sockaddr *) &want, &wl) != 0 ||
+	    !v4_of(&want, &wa, &wp))
+		goto out;
+	while (found < 0 && (name = g_dir_read_name(d)) != NULL) {
+		int fd = atoi(name);
+		socklen_t gl = sizeof(got);
+
+		if (fd != peer && getpeername(fd, (struct sockaddr *) &got, &gl) == 0 &&
+		    v4_of(&got, &ga, &gp) && ga == wa && gp == wp)
+			found = fd;
+	}
+out:
+	if (d != NULL)
+		g_dir_close(d);
+	return found;
+}
+
+/* A send that fails, in a round with nothing else to handle, ends the
+ * connection as any loss does: the user is told, the message waits, the
+ * buddy is dialled again.  Its CLOSED used to be dropped with the
+ * connection: no word, no redial. */
+static void
+test_lost_closed(Fix *f, gconstpointer data)
+{
+	Mallory m;
+	guint since, dials;
+	int fd;
+
+	if (!f->ready)
+		return;
+	if (!mallory_up(f, &m, 1, TRUE)) {
+		mallory_down(&m);
+		return;
+	}
+	mallory_says(f, &m, "still here");
+	STOP_IF_FAILED();
+	fd = plugin_fd_of(m.c->fd);
+	g_assert_cmpint(fd, >=, 0);
+	if (fd < 0) {
+		mallory_down(&m);
+		return;
+	}
+	/* the plugin's next send fails (EPIPE); nothing comes to read */
+	g_assert_cmpint(shutdown(fd, SHUT_WR), ==, 0);
+	since = host_mark();
+	dials = host_dials();
+	host_send_im(f->victim, m.who, "this one has to wait");
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->victim, m.who, PURPLE_MESSAGE_SYSTEM,
+	                           "Connection with mallory lost. 1 message is waiting",
+	                           T_MESSAGE));
+	g_assert_false(host_buddy_online(f->victim, m.who));
+	/* a buddy is dialled again (nothing listens there: refused) */
+	host_run_for(1000);
+	g_assert_cmpuint(host_dials(), >, dials);
+	mallory_down(&m);
+}
+
+/* ---- /hostile/no-redial-storm --------------------------------------------- */
+
+static gboolean
+has_messages(RawSession *s, gpointer data)
+{
+	return s->messages->len >= GPOINTER_TO_UINT(data);
+}
+
+/* A stranger that does not listen is never dialled: what the user writes
+ * to it while it is away waits for it to call back.  It used to be dialled
+ * at its address's default port once per message typed.  And a buddy that
+ * cannot be reached is dialled once at a time, however fast the user types. */
+static void
+test_no_redial_storm(Fix *f, gconstpointer data)
+{
+	guint since, dials, i;
+	RawSession s;
+	RawConn *c;
+	char *who = atk_ip(f, 2);
+	char *gone;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int probe;
+
+	if (!f->ready)
+		goto out;
+	c = atk(f, 2);
+	raw_session_init(&s, c);
+	since = host_mark();
+	g_assert_true(raw_session_handshake(&s, "passer-by", 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	g_assert_true(raw_session_send_msg(&s, "hi, I do not listen"));
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->victim, who, PURPLE_MESSAGE_RECV,
+	                           "hi, I do not listen", T_MESSAGE));
+	raw_session_clear(&s);
+	atk_close(f, c);
+	host_run_for(300);
+
+	since = host_mark();
+	dials = host_dials();
+	for (i = 0; i < 20; i++) {
+		char *t = g_strdup_printf("while you are away %u", i);
+
+		host_send_im(f->victim, who, t);
+		g_free(t);
+		host_run_for(50);
+	}
+	host_run_for(1000);
+	g_assert_cmpuint(host_dials(), ==, dials);
+	g_assert_null(host_find(since, HOST_EV_MESSAGE, f->victim, who, PURPLE_MESSAGE_ERROR, NULL));
+
+	/* it calls back: everything waiting arrives, in order */
+	c = atk(f, 2);
+	raw_session_init(&s, c);
+	g_assert_true(raw_session_handshake(&s, "passer-by", 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	g_assert_true(raw_session_run_until(&s, has_messages, GUINT_TO_POINTER(20), T_MESSAGE));
+	for (i = 0; i < MIN(s.messages->len, 20); i++) {
+		char *t = g_strdup_printf("while you are away %u", i);
+
+		g_assert_cmpstr(g_ptr_array_index(s.messages, i), ==, t);
+		g_free(t);
+	}
+	raw_session_clear(&s);
+
+	/* a buddy nobody answers for: one dial at a time, not one a message */
+	probe = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(probe, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+	g_assert_cmpint(getsockname(probe, (struct sockaddr *) &sa, &len), ==, 0);
+	gone = g_strdup_printf("127.0.0.1:%u", ntohs(sa.sin_port));   /* bound, not listening */
+	host_add_buddy(f->victim, gone);
+	host_run_for(300);
+	dials = host_dials();
+	for (i = 0; i < 20; i++) {
+		host_send_im(f->victim, gone, "anyone?");
+		host_run_for(25);
+	}
+	/* 0.5 s of typing; retries come at most every PARLEY_TEST_RETRY_MS
+	 * (200 ms) while the user writes */
+	g_assert_cmpuint(host_dials() - dials, <=, 5);
+	close(probe);
+	g_free(gone);
+out:
+	g_free(who);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1545,6 +1854,10 @@ main(int argc, char **argv)
 	HOSTILE_TEST("/hostile/guessing", test_guessing);
 	HOSTILE_TEST("/hostile/kdf-cap", test_kdf_cap);
 	HOSTILE_TEST("/hostile/handshake-cap", test_handshake_cap);
+	HOSTILE_TEST("/hostile/buddy-passphrase-not-bypassed", test_buddy_passphrase);
+	HOSTILE_TEST("/hostile/unauthenticated-text", test_unauthenticated_text);
+	HOSTILE_TEST("/hostile/lost-closed", test_lost_closed);
+	HOSTILE_TEST("/hostile/no-redial-storm", test_no_redial_storm);
 
 	rc = g_test_run();
 	parley_wipe(atk_prs, sizeof(atk_prs));

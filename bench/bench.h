@@ -26,6 +26,13 @@
 #define PARLEY_BENCH_H
 
 #include <glib.h>
+
+/* A core call that cannot fail on a working libgcrypt: if it does, the
+ * figures would mean nothing, so stop. */
+#define BENCH_CHECK(expr) G_STMT_START { \
+	if (!(expr)) \
+		g_error("bench: %s failed", #expr); \
+} G_STMT_END
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>

@@ -67,8 +67,8 @@ record_rate(size_t len, guint n)
 	parley_random_bytes(key, sizeof(key));
 	parley_random_bytes(iv, sizeof(iv));
 	memset(body, 'x', len);
-	parley_record_dir_set(&tx, key, iv, 0);
-	parley_record_dir_set(&rx, key, iv, 0);
+	BENCH_CHECK(parley_record_dir_set(&tx, key, iv, 0));
+	BENCH_CHECK(parley_record_dir_set(&rx, key, iv, 0));
 	parley_frame_reader_init(&reader);
 
 	t = bench_thread_cpu_ns();
@@ -77,7 +77,7 @@ record_rate(size_t len, guint n)
 		size_t plen, used;
 
 		g_byte_array_set_size(out, 0);
-		parley_record_seal(&tx, INNER_MSG, body, len, out);
+		BENCH_CHECK(parley_record_seal(&tx, INNER_MSG, body, len, out));
 		if (parley_frame_reader_feed(&reader, out->data, out->len, &used, &payload,
 		                             &plen) != PARLEY_FRAME_READY ||
 		    !parley_record_open(&rx, payload, plen, inner))
@@ -434,14 +434,14 @@ run_primitives(BenchFigures *f, guint n)
 	parley_random_bytes(scalar, sizeof(scalar));
 	parley_random_bytes(prs, sizeof(prs));
 	parley_random_bytes(sid, sizeof(sid));
-	parley_x25519_base(point, scalar);
+	BENCH_CHECK(parley_x25519_base(point, scalar));
 	for (k = 0; k < n; k++) {
 		gint64 t = bench_thread_cpu_ns();
 
-		parley_x25519(out, scalar, point);
+		BENCH_CHECK(parley_x25519(out, scalar, point));
 		x[k] = (double) (bench_thread_cpu_ns() - t) / 1e6;
 		t = bench_thread_cpu_ns();
-		parley_cpace_generator(out, prs, sizeof(prs), sid);
+		BENCH_CHECK(parley_cpace_generator(out, prs, sizeof(prs), sid));
 		g[k] = (double) (bench_thread_cpu_ns() - t) / 1e6;
 		sid[0]++;
 	}

@@ -322,8 +322,8 @@ bench_loadgen_main(int argc, char **argv)
 	/* §3: one account dialling many times: one salt, PRS once */
 	parley_random_bytes(g.salt, sizeof(g.salt));
 	pass = parley_passphrase_nfc(BENCH_PASSPHRASE, &len, &err);
-	parley_pbkdf2_sha256(pass, len, g.salt, sizeof(g.salt), PARLEY_DEFAULT_ITERATIONS,
-	                     g.prs, sizeof(g.prs));
+	BENCH_CHECK(parley_pbkdf2_sha256(pass, len, g.salt, sizeof(g.salt),
+	                                 PARLEY_DEFAULT_ITERATIONS, g.prs, sizeof(g.prs)));
 	parley_secure_free(pass, len);
 
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -383,8 +383,8 @@ bench_loadgen_main(int argc, char **argv)
 	wait_command("cold");
 	parley_random_bytes(g.salt, sizeof(g.salt));
 	pass = parley_passphrase_nfc(BENCH_PASSPHRASE, &len, &err);
-	parley_pbkdf2_sha256(pass, len, g.salt, sizeof(g.salt), PARLEY_DEFAULT_ITERATIONS,
-	                     g.prs, sizeof(g.prs));
+	BENCH_CHECK(parley_pbkdf2_sha256(pass, len, g.salt, sizeof(g.salt),
+	                                 PARLEY_DEFAULT_ITERATIONS, g.prs, sizeof(g.prs)));
 	parley_secure_free(pass, len);
 	t0 = bench_now_ns();
 	conn_start(&g.conns[g.n]);

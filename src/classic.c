@@ -36,6 +36,7 @@
 #include "constants.h"
 #include "crypto.h"
 #include "frame.h"
+#include "session.h"
 
 
 /* payload = nonce (12) | tag (16) | ciphertext */
@@ -321,8 +322,8 @@ receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 	/* Received texts are not held to PARLEY_MAX_TEXT: MAX_FRAME already
 	 * bounds them, and the original tool has no such check. */
 	ev = push_event(c, PARLEY_EV_MESSAGE);
-	ev->text = g_utf8_make_valid((const char *) pt, (gssize) pt_len);
-	ev->text_len = strlen(ev->text);    /* make_valid replaces NULs */
+	/* built at its final size: no piece of the text in outgrown heap */
+	ev->text = parley_utf8_make_valid(pt, pt_len, &ev->text_len);
 	parley_wipe(pt, pt_len + 1);
 	g_free(pt);
 }
@@ -450,7 +451,9 @@ uint8_t *
 parley_classic_passphrase(const char *utf8, size_t *len, ParleyError *err)
 {
 	ParleyError e = PARLEY_ERR_NONE;
-	char *nfc = NULL;
+	uint8_t *nfc;
+	size_t nfc_len = 0;
+	const char *end;
 	uint8_t *out = NULL;
 	size_t n = 0;
 
@@ -458,22 +461,15 @@ parley_classic_passphrase(const char *utf8, size_t *len, ParleyError *err)
 	g_return_val_if_fail(len != NULL, NULL);
 
 	*len = 0;
-	if (!g_utf8_validate(utf8, -1, NULL)) {
-		e = PARLEY_ERR_MALFORMED;
-		goto done;
-	}
-	if (*utf8 == '\0') {
-		e = PARLEY_ERR_PASSPHRASE_EMPTY;
-		goto done;
-	}
 	/* §11: NFC first (a decomposed "é" becomes one Latin-1 character),
-	 * then one byte per code point, which must be <= U+00FF. */
-	nfc = g_utf8_normalize(utf8, -1, G_NORMALIZE_NFC);
-	if (nfc == NULL) {
-		e = PARLEY_ERR_MALFORMED;
+	 * then one byte per code point, which must be <= U+00FF.  The NFC
+	 * form is built in secure memory (§3's own function), so no copy of
+	 * the passphrase is left in freed heap. */
+	nfc = parley_passphrase_nfc(utf8, &nfc_len, &e);
+	if (nfc == NULL)
 		goto done;
-	}
-	for (const char *p = nfc; *p != '\0'; p = g_utf8_next_char(p)) {
+	end = (const char *) nfc + nfc_len;
+	for (const char *p = (const char *) nfc; p < end; p = g_utf8_next_char(p)) {
 		if (g_utf8_get_char(p) > 0xFF) {
 			e = PARLEY_ERR_NOT_LATIN1;
 			goto done;
@@ -482,15 +478,13 @@ parley_classic_passphrase(const char *utf8, size_t *len, ParleyError *err)
 	}
 	out = parley_secure_alloc(n);
 	n = 0;
-	for (const char *p = nfc; *p != '\0'; p = g_utf8_next_char(p))
+	for (const char *p = (const char *) nfc; p < end; p = g_utf8_next_char(p))
 		out[n++] = (uint8_t) g_utf8_get_char(p);
 	*len = n;
 
 done:
-	if (nfc != NULL) {
-		parley_wipe(nfc, strlen(nfc));
-		g_free(nfc);
-	}
+	if (nfc != NULL)
+		parley_secure_free(nfc, nfc_len);
 	if (err != NULL)
 		*err = e;
 	return out;

@@ -46,6 +46,8 @@ parley_event_pop(GQueue *queue, ParleyEvent *ev)
 	if (head == NULL)
 		return FALSE;
 	*ev = *head;
+	/* the code, sid and msg_id stay only in the caller's copy */
+	parley_wipe(head, sizeof(*head));
 	g_free(head);
 	return TRUE;
 }

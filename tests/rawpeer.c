@@ -350,14 +350,14 @@ raw_session_finish(RawSession *s)
 	if (err != PARLEY_ERR_NONE)
 		return err;
 	out = g_byte_array_new();
-	parley_handshake_create_hs3(&s->hs, out);
+	g_assert_cmpint(parley_handshake_create_hs3(&s->hs, out), ==, PARLEY_ERR_NONE);
 	raw_send(s->conn, out->data, out->len);
 	g_byte_array_unref(out);
 
 	/* §5, as I: we send I->R and receive R->I */
-	parley_handshake_derive_keys(&s->hs, &k, s->code);
-	parley_record_dir_set(&s->send, k.key_IR, k.iv_IR, 0);
-	parley_record_dir_set(&s->recv, k.key_RI, k.iv_RI, 0);
+	g_assert_true(parley_handshake_derive_keys(&s->hs, &k, s->code));
+	g_assert_true(parley_record_dir_set(&s->send, k.key_IR, k.iv_IR, 0));
+	g_assert_true(parley_record_dir_set(&s->recv, k.key_RI, k.iv_RI, 0));
 	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
 	keep_keys(s, &k);
 	parley_epoch_keys_clear(&k);
@@ -386,7 +386,7 @@ raw_session_handshake(RawSession *s, const char *name, guint16 listen_port,
 void
 raw_session_seal(RawSession *s, uint8_t type, const void *body, size_t len, GByteArray *out)
 {
-	parley_record_seal(&s->send, type, body, len, out);
+	g_assert_true(parley_record_seal(&s->send, type, body, len, out));
 }
 
 static void
@@ -432,9 +432,9 @@ answer_rekey(RawSession *s, const uint8_t E_peer[PARLEY_POINT_LEN])
 		return;
 	}
 	seal_send(s, RAW_REKEY_ACK, E, sizeof(E));
-	parley_epoch_keys_ratchet(s->chain, dh, &k);
-	parley_record_dir_set(&s->send, k.key_IR, k.iv_IR, epoch);
-	parley_record_dir_set(&s->recv_next, k.key_RI, k.iv_RI, epoch);
+	g_assert_true(parley_epoch_keys_ratchet(s->chain, dh, &k));
+	g_assert_true(parley_record_dir_set(&s->send, k.key_IR, k.iv_IR, epoch));
+	g_assert_true(parley_record_dir_set(&s->recv_next, k.key_RI, k.iv_RI, epoch));
 	memcpy(s->chain, k.chain, PARLEY_CHAIN_LEN);
 	keep_keys(s, &k);
 	g_ptr_array_add(s->dh, g_bytes_new(dh, sizeof(dh)));

@@ -627,6 +627,10 @@ conn_admit(ParleyConn *c, ParleyAdmitMode mode, guint16 listen_port, const uint8
 		}
 		g_ptr_array_add(byid, p);
 	}
+	/* §9 "refusing strangers": read at each admission, so a change in the
+	 * account's settings applies to the next caller */
+	parley_admission_set_accept_strangers(pa->admission,
+		purple_account_get_bool(pa->account, PARLEY_OPT_STRANGERS, TRUE));
 	err = parley_admission_admit(pa->admission, mode, c->remote_ip, listen_port, sid,
 	                             (const ParleyAdmitPeer *) (void *) cands->data, cands->len,
 	                             now_ms(), &c->ticket);
@@ -642,11 +646,14 @@ conn_admit(ParleyConn *c, ParleyAdmitMode mode, guint16 listen_port, const uint8
 }
 
 /* The admission's verdict on an incoming connection's handshake (once;
- * later calls do nothing). */
+ * later calls do nothing).  A handshake we started and completed makes
+ * the peer's source a friend too (§9). */
 static void
 conn_verdict(ParleyConn *c, ParleyGuardOutcome outcome)
 {
 	parley_admission_finish(c->pa->admission, &c->ticket, outcome, now_ms());
+	if (c->initiator && outcome == PARLEY_GUARD_SUCCEEDED && c->remote_ip != NULL)
+		parley_admission_befriend(c->pa->admission, c->remote_ip);
 }
 
 static gboolean

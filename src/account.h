@@ -27,6 +27,7 @@
 #define PARLEY_OPT_REKEY_MINUTES   "rekey-minutes"
 #define PARLEY_OPT_ITERATIONS      "iterations"
 #define PARLEY_OPT_PROTOCOL        "protocol"
+#define PARLEY_OPT_STRANGERS       "accept-strangers"
 /* per-account state Parley keeps itself */
 #define PARLEY_SETTING_SALT        "parley-salt"
 /* per-buddy passphrase (blist node setting) */

@@ -12,6 +12,7 @@
 struct ParleyAdmission {
 	GHashTable *own_sids;       /* GBytes * (§4) */
 	ParleyGuard *guard;
+	gboolean accept_strangers;  /* §9: FALSE lets in buddies only */
 };
 
 ParleyAdmission *
@@ -22,6 +23,7 @@ parley_admission_new(void)
 	a->own_sids = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
 	                                    (GDestroyNotify) g_bytes_unref, NULL);
 	a->guard = parley_guard_new();
+	a->accept_strangers = TRUE;
 	return a;
 }
 
@@ -33,6 +35,13 @@ parley_admission_free(ParleyAdmission *a)
 	g_hash_table_destroy(a->own_sids);
 	parley_guard_free(a->guard);
 	g_free(a);
+}
+
+void
+parley_admission_set_accept_strangers(ParleyAdmission *a, gboolean accept)
+{
+	g_return_if_fail(a != NULL);
+	a->accept_strangers = accept;
 }
 
 void
@@ -79,17 +88,19 @@ parley_admit_source(const char *ip)
 }
 
 /* Step 2 of admit.h: which known peer calls.  Returns FALSE to refuse
- * (a stranger who would get a buddy's entry); else *matched / *match. */
+ * (a stranger who would get a buddy's entry); else *matched / *match, and
+ * *buddy: the match is on the buddy list. */
 static gboolean
 match_peer(ParleyAdmitMode mode, const char *key, guint16 listen_port,
            const ParleyAdmitPeer *peers, guint n_peers,
-           gboolean *matched, guint *match)
+           gboolean *matched, guint *match, gboolean *buddy)
 {
 	gboolean have_only = FALSE, several = FALSE, default_buddy = FALSE;
-	gboolean have_default = FALSE;
+	gboolean have_default = FALSE, only_buddy = FALSE, on_default_buddy = FALSE;
 	guint only = 0, on_default = 0;
 
 	*matched = FALSE;
+	*buddy = FALSE;
 	for (guint i = 0; i < n_peers; i++) {
 		const ParleyAdmitPeer *p = &peers[i];
 
@@ -99,6 +110,7 @@ match_peer(ParleyAdmitMode mode, const char *key, guint16 listen_port,
 			if (p->port == listen_port) {
 				*matched = TRUE;
 				*match = p->id;
+				*buddy = p->buddy;
 				return TRUE;
 			}
 			continue;
@@ -107,12 +119,14 @@ match_peer(ParleyAdmitMode mode, const char *key, guint16 listen_port,
 		if (!have_only) {
 			have_only = TRUE;
 			only = p->id;
+			only_buddy = p->buddy;
 		} else if (p->id != only) {
 			several = TRUE;
 		}
 		if (p->port == PARLEY_DEFAULT_PORT) {
 			have_default = TRUE;
 			on_default = p->id;
+			on_default_buddy = p->buddy;
 			default_buddy = default_buddy || p->buddy;
 		}
 	}
@@ -121,11 +135,13 @@ match_peer(ParleyAdmitMode mode, const char *key, guint16 listen_port,
 	if (mode == PARLEY_ADMIT_CLASSIC && have_default) {
 		*matched = TRUE;
 		*match = on_default;
+		*buddy = on_default_buddy;
 		return TRUE;
 	}
 	if (have_only && !several) {
 		*matched = TRUE;
 		*match = only;
+		*buddy = only_buddy;
 		return TRUE;
 	}
 	/* several peers on the host and the caller does not say which: it is
@@ -140,7 +156,7 @@ parley_admission_admit(ParleyAdmission *a, ParleyAdmitMode mode,
                        gint64 now_ms, ParleyAdmitTicket *ticket)
 {
 	char *source, *key;
-	gboolean matched;
+	gboolean matched, buddy;
 	guint match = 0;
 	ParleyError err;
 
@@ -164,14 +180,21 @@ parley_admission_admit(ParleyAdmission *a, ParleyAdmitMode mode,
 	/* 2. who calls: decides the passphrase */
 	key = parley_address_host_key(ip);
 	if (!match_peer(mode, key, mode == PARLEY_ADMIT_NATIVE ? listen_port : 0,
-	                peers, n_peers, &matched, &match)) {
+	                peers, n_peers, &matched, &match, &buddy)) {
 		g_free(key);
 		g_free(source);
 		return PARLEY_ERR_REFUSED;
 	}
 	g_free(key);
 
-	/* 3. §9: the guard */
+	/* 3. §9: an account that accepts no strangers lets in buddies only,
+	 * before the guard counts anything (no slot, no token, no record) */
+	if (!a->accept_strangers && !buddy) {
+		g_free(source);
+		return PARLEY_ERR_REFUSED;
+	}
+
+	/* 4. §9: the guard */
 	err = parley_guard_admit(a->guard, source, now_ms);
 	if (err != PARLEY_ERR_NONE) {
 		g_free(source);
@@ -215,6 +238,18 @@ parley_admit_ticket_clear(ParleyAdmission *a, ParleyAdmitTicket *ticket, gint64 
 	g_clear_pointer(&ticket->source, g_free);
 	ticket->matched = FALSE;
 	ticket->proven = FALSE;
+}
+
+void
+parley_admission_befriend(ParleyAdmission *a, const char *ip)
+{
+	char *source;
+
+	g_return_if_fail(a != NULL && ip != NULL);
+	source = parley_admit_source(ip);
+	if (source != NULL)
+		parley_guard_befriend(a->guard, source);
+	g_free(source);
 }
 
 ParleyGuard *

@@ -19,9 +19,16 @@
  *        - classic (the original tool listens on the default port): the
  *          peer on the caller's host with the default port, else the only
  *          peer on that host, else a stranger.
- *   3. §9 guard: the source (IPv4 address, or IPv6 /64) may not be backing
- *      off and may not have too many handshakes in progress
- *      -> PARLEY_ERR_BUSY.  A connection let in holds one guard slot until
+ *   3. §9 refusing strangers: when the account accepts no strangers
+ *      (parley_admission_set_accept_strangers), a caller whose match is
+ *      not a buddy (no match, or a stranger's entry) -> PARLEY_ERR_REFUSED,
+ *      before the guard counts anything and before any PBKDF2.
+ *   4. §9 guard (guard.h): the source (IPv4 address, or IPv6 /64) may not
+ *      be backing off, may not have too many handshakes in progress, and a
+ *      stranger (no handshake completed with this account since the
+ *      admission was made, i.e. since sign-on) needs a token of the
+ *      account's budget and room in the table -> PARLEY_ERR_BUSY.  A
+ *      connection let in holds one guard slot until
  *      parley_admission_finish() gives the verdict.
  *
  * A stranger (match < 0) uses the account's passphrase; the caller must
@@ -70,8 +77,14 @@ typedef struct {
 
 typedef struct ParleyAdmission ParleyAdmission;
 
+/* A new admission accepts strangers. */
 ParleyAdmission *parley_admission_new(void);
 void parley_admission_free(ParleyAdmission *a);      /* NULL is fine */
+
+/* §9 "refusing strangers" (the account's setting): when accept is FALSE,
+ * only callers matching a buddy are let in (step 3 above).  Takes effect
+ * at the next admission. */
+void parley_admission_set_accept_strangers(ParleyAdmission *a, gboolean accept);
 
 /* §4: the sids of this account's own unfinished outgoing handshakes. */
 void parley_admission_add_own_sid(ParleyAdmission *a, const uint8_t sid[PARLEY_SID_LEN]);
@@ -88,7 +101,7 @@ char *parley_admit_source(const char *ip);
  * classic mode).  On PARLEY_ERR_NONE the ticket is filled in (it must be
  * empty) and holds a guard slot; otherwise the ticket is left empty and
  * the error is what to answer (ERROR 4, 5 or 6; a classic caller is just
- * closed). */
+ * closed).  A refusal counts nothing. */
 ParleyError parley_admission_admit(ParleyAdmission *a, ParleyAdmitMode mode,
                                    const char *ip, guint16 listen_port,
                                    const uint8_t *sid,
@@ -111,6 +124,10 @@ void parley_admission_finish(ParleyAdmission *a, ParleyAdmitTicket *ticket,
  * PARLEY_MAX_KDF_RUNNING run at once (§9); ticket NULL (our own outgoing
  * connection) or a proven one always may. */
 gboolean parley_admit_may_derive(const ParleyAdmitTicket *ticket, guint running);
+
+/* §9: this account completed a handshake it started with ip (numeric
+ * text): ip's source is a friend, as if it had called. */
+void parley_admission_befriend(ParleyAdmission *a, const char *ip);
 
 /* Finish as aborted if still holding a slot, and free the source. */
 void parley_admit_ticket_clear(ParleyAdmission *a, ParleyAdmitTicket *ticket, gint64 now_ms);

@@ -78,8 +78,19 @@
 #define PARLEY_FAIL_BACKOFF_CAP_S      300
 /* the guard forgets an address's failures after this long without news */
 #define PARLEY_FAIL_FORGET_S           86400  /* a day of silence forgets failures */
-/* most source addresses the guard remembers (oldest idle one evicted) */
+/* most sources with failures on file or handshakes in progress the guard
+ * remembers; none is forgotten to make room: when full, new strangers get
+ * ERROR 4 */
 #define PARLEY_GUARD_MAX_ADDRS         4096
+/* per account, strangers' failed handshakes draw on a token bucket of this
+ * many tokens, one token back every PARLEY_STRANGER_REFILL_S: a burst of
+ * 10, then 10 a minute, 14 400 a day (docs/security.md) */
+#define PARLEY_STRANGER_BUDGET         10
+#define PARLEY_STRANGER_REFILL_S       6
+/* most friends (sources that completed a handshake since sign-on) the
+ * guard remembers; only a passphrase holder adds one, so the least
+ * recently proven one makes room */
+#define PARLEY_GUARD_MAX_FRIENDS       1024
 
 /* most accepted connections from one source address that have not yet
  * sent an HS1 that was let in (or, in classic mode, finished the

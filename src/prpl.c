@@ -324,6 +324,10 @@ init_plugin(PurplePlugin *plugin)
 	opt = purple_account_option_bool_new(_("Accept incoming connections"),
 	                                     PARLEY_OPT_LISTEN, TRUE);
 	prpl_info.protocol_options = g_list_append(prpl_info.protocol_options, opt);
+	/* §9: off, only buddies may call */
+	opt = purple_account_option_bool_new(_("Accept connections from strangers"),
+	                                     PARLEY_OPT_STRANGERS, TRUE);
+	prpl_info.protocol_options = g_list_append(prpl_info.protocol_options, opt);
 	opt = purple_account_option_int_new(_("Rekey after this many messages"),
 	                                    PARLEY_OPT_REKEY_MESSAGES, PARLEY_REKEY_MESSAGES);
 	prpl_info.protocol_options = g_list_append(prpl_info.protocol_options, opt);

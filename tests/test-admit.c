@@ -7,7 +7,9 @@
  * classic connection's every key request took a guard slot (four rekeys
  * stalled it), a caller without a listen port on a host with two peers
  * was given a buddy's entry without its passphrase, and per-address
- * limits did not hold for one IPv6 /64.
+ * limits did not hold for one IPv6 /64.  Then §9 of version 2: an account
+ * may refuse strangers, and strangers' failures share one budget that
+ * friends do not draw on.
  */
 #include <string.h>
 
@@ -295,6 +297,140 @@ test_backoff_by_source(void)
 	parley_admission_free(a);
 }
 
+/* §9 "refusing strangers": with the account's setting off, only a caller
+ * whose match is a buddy is let in; every other caller is refused with
+ * ERROR 6 before the guard counts anything (no slot, no record, no token,
+ * no backoff), in both modes. */
+static void
+test_refuse_strangers(void)
+{
+	ParleyAdmission *a = parley_admission_new();
+	ParleyGuard *g = parley_admission_guard(a);
+	ParleyAdmitTicket t = { 0 };
+	Table tab = { 0 };
+	guint i;
+
+	table_add(&tab, "192.0.2.1:5001", TRUE);         /* id 0: a buddy */
+	table_add(&tab, "198.51.100.9", FALSE);          /* id 1: a stranger's entry */
+	table_add(&tab, "[2001:db8:1:2::5]", TRUE);      /* id 2: a buddy, default port */
+	parley_admission_set_accept_strangers(a, FALSE);
+
+	/* a buddy, by its listen port; in classic mode, alone on its host */
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "192.0.2.1", 5001, &tab, &t), ==, 0);
+	g_assert_true(t.matched);
+	g_assert_cmpuint(t.match, ==, 0);
+	parley_admit_ticket_clear(a, &t, T0);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_CLASSIC, "192.0.2.1", 0, &tab, &t), ==, 0);
+	g_assert_cmpuint(t.match, ==, 0);
+	parley_admit_ticket_clear(a, &t, T0);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::5", 0, &tab, &t), ==, 0);
+	g_assert_cmpuint(t.match, ==, 2);
+	parley_admit_ticket_clear(a, &t, T0);
+
+	/* a stranger, however often it calls */
+	for (i = 0; i < 100; i++) {
+		g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "203.0.113.5", 5000, &tab, &t), ==,
+		                PARLEY_ERR_REFUSED);
+		g_assert_null(t.source);
+		g_assert_false(t.holding);
+		g_assert_cmpint(admit(a, PARLEY_ADMIT_CLASSIC, "203.0.113.5", 0, &tab, &t), ==,
+		                PARLEY_ERR_REFUSED);
+	}
+	/* the buddy's host on another port is not the buddy ... */
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "192.0.2.1", 5002, &tab, &t), ==,
+	                PARLEY_ERR_REFUSED);
+	/* ... nor is a stranger's old entry, nor the buddy's neighbour in its
+	 * /64 (a match is by address; the /64 is for counting) */
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "198.51.100.9", 0, &tab, &t), ==,
+	                PARLEY_ERR_REFUSED);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_CLASSIC, "198.51.100.9", 0, &tab, &t), ==,
+	                PARLEY_ERR_REFUSED);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::6", 0, &tab, &t), ==,
+	                PARLEY_ERR_REFUSED);
+	/* our own HS1 coming back is still told apart */
+	parley_admission_add_own_sid(a, sid_b);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "203.0.113.5", 5000, &tab, &t), ==,
+	                PARLEY_ERR_LOOPBACK);
+	parley_admission_remove_own_sid(a, sid_b);
+
+	/* nothing was counted */
+	g_assert_cmpuint(parley_guard_in_progress(g), ==, 0);
+	g_assert_cmpuint(parley_guard_tracked(g), ==, 0);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, PARLEY_STRANGER_BUDGET);
+
+	/* the setting back on: strangers are let in again */
+	parley_admission_set_accept_strangers(a, TRUE);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "203.0.113.5", 5000, &tab, &t), ==, 0);
+	g_assert_false(t.matched);
+	parley_admit_ticket_clear(a, &t, T0);
+	table_clear(&tab);
+	parley_admission_free(a);
+}
+
+/* §9 per account: guesses sprayed from fresh /64s spend the strangers'
+ * budget (10 at once); a source that completed a handshake since the
+ * admission was made (sign-on) is a friend - any address of its /64 - and
+ * is let in meanwhile, its own failures backing off only itself; so is a
+ * source this account dialled and completed a handshake with. */
+static void
+test_budget_friends(void)
+{
+	ParleyAdmission *a = parley_admission_new();
+	ParleyAdmitTicket t = { 0 };
+	char ip[64];
+	guint i, through = 0;
+	ParleyError err;
+
+	/* a peer completes a handshake from one address of its /64 */
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::1", 5000, NULL, &t), ==, 0);
+	parley_admission_finish(a, &t, PARLEY_GUARD_SUCCEEDED, T0);
+	parley_admit_ticket_clear(a, &t, T0);
+
+	/* twenty wrong guesses from twenty /64s: ten fail, the rest are
+	 * refused with ERROR 4 */
+	for (i = 0; i < 20; i++) {
+		g_snprintf(ip, sizeof ip, "2001:db8:2:%x::1", i);
+		err = admit(a, PARLEY_ADMIT_NATIVE, ip, 5000, NULL, &t);
+		if (err == PARLEY_ERR_NONE) {
+			parley_admission_finish(a, &t, PARLEY_GUARD_FAILED, T0);
+			parley_admit_ticket_clear(a, &t, T0);
+			through++;
+		} else {
+			g_assert_cmpint(err, ==, PARLEY_ERR_BUSY);
+			g_assert_null(t.source);
+		}
+	}
+	g_assert_cmpuint(through, ==, PARLEY_STRANGER_BUDGET);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_CLASSIC, "192.0.2.9", 0, NULL, &t), ==,
+	                PARLEY_ERR_BUSY);
+
+	/* the friend, from another address of its /64, is let in; a wrong
+	 * guess from there backs off that /64 only (1 s) */
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::99", 5000, NULL, &t), ==, 0);
+	parley_admission_finish(a, &t, PARLEY_GUARD_FAILED, T0);
+	parley_admit_ticket_clear(a, &t, T0);
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::1", 5000, NULL, &t), ==,
+	                PARLEY_ERR_BUSY);
+	g_assert_cmpint(parley_admission_admit(a, PARLEY_ADMIT_NATIVE, "2001:db8:1:2::1", 5000,
+	                                       sid_b, NULL, 0, T0 + S(1), &t), ==, 0);
+	parley_admit_ticket_clear(a, &t, T0 + S(1));
+	g_assert_cmpuint(parley_guard_budget(parley_admission_guard(a), T0 + S(1)), ==, 0);
+
+	/* a source this account dialled and completed a handshake with (an
+	 * IPv4-mapped address: the same source as the IPv4 one) */
+	parley_admission_befriend(a, "::ffff:192.0.2.50");
+	g_assert_cmpint(admit(a, PARLEY_ADMIT_CLASSIC, "192.0.2.50", 0, NULL, &t), ==, 0);
+	parley_admit_ticket_clear(a, &t, T0);
+	parley_admission_befriend(a, "not an address");      /* nothing to befriend */
+	parley_admission_free(a);
+
+	/* friends are this admission's (this sign-on's): a new one starts
+	 * with strangers only */
+	a = parley_admission_new();
+	g_assert_false(parley_guard_is_friend(parley_admission_guard(a), "2001:db8:1:2::/64"));
+	parley_admission_free(a);
+}
+
 static void
 test_may_derive(void)
 {
@@ -378,6 +514,8 @@ main(int argc, char **argv)
 	g_test_add_func("/admit/match-classic", test_match_classic);
 	g_test_add_func("/admit/one-slot-per-connection", test_one_slot);
 	g_test_add_func("/admit/backoff-by-source", test_backoff_by_source);
+	g_test_add_func("/admit/refuse-strangers", test_refuse_strangers);
+	g_test_add_func("/admit/budget-and-friends", test_budget_friends);
 	g_test_add_func("/admit/may-derive", test_may_derive);
 	g_test_add_func("/admit/bad-arguments", test_bad_arguments);
 	g_test_add_func("/names/sanitize", test_name_sanitize);

@@ -1,8 +1,10 @@
 /*
- * test-guard.c - src/guard.c: PROTOCOL.md §9's limits on strangers, with an
- * injected clock: 16 handshakes in all and 4 per address, the failure
- * backoff 1, 2, 4, ... 256, 300, 300 s, success resets, an aborted
- * handshake gives no verdict, and the table stays bounded under a scan.
+ * test-guard.c - src/guard.c: PROTOCOL.md §9's limits, with an injected
+ * clock: 16 handshakes in all and 4 per source, the failure backoff 1, 2,
+ * 4, ... 256, 300, 300 s, success resets, an aborted handshake gives no
+ * verdict; the account-wide budget for strangers' failures (a burst of 10,
+ * then one every 6 s, held by handshakes in progress) that friends do not
+ * draw on; and a bounded table that forgets no source backing off.
  */
 #include <glib.h>
 
@@ -20,8 +22,11 @@ test_total_limit(void)
 	char addr[32];
 	guint i;
 
+	/* friends, so that only the work limits apply (strangers stop at the
+	 * budget, see test_budget_held) */
 	for (i = 0; i < PARLEY_MAX_HANDSHAKES; i++) {
 		g_snprintf(addr, sizeof addr, "192.0.2.%u", i);
+		parley_guard_befriend(g, addr);
 		g_assert_cmpint(parley_guard_admit(g, addr, T0), ==, PARLEY_ERR_NONE);
 	}
 	g_assert_cmpuint(parley_guard_in_progress(g), ==, PARLEY_MAX_HANDSHAKES);
@@ -224,31 +229,330 @@ test_forget_old_failures(void)
 	parley_guard_free(g);
 }
 
+/* A fresh source for the n-th sprayed stranger: its own IPv6 /64. */
+static void
+spray_source(char *buf, gsize len, guint n)
+{
+	g_snprintf(buf, len, "2001:db8:%x:%x::/64", n >> 16, n & 0xffff);
+}
+
+/* One HS1 from addr at now: if let in, the handshake fails at once.
+ * Returns whether it was let in. */
+static gboolean
+try_fail(ParleyGuard *g, const char *addr, gint64 now)
+{
+	if (parley_guard_admit(g, addr, now) != PARLEY_ERR_NONE)
+		return FALSE;
+	parley_guard_finish(g, addr, PARLEY_GUARD_FAILED, now);
+	return TRUE;
+}
+
+/* Spend the whole budget at now with fresh sources from first on; returns
+ * the next unused source number. */
+static guint
+drain(ParleyGuard *g, guint first, gint64 now)
+{
+	char addr[48];
+	guint n = first;
+
+	while (parley_guard_budget(g, now) > 0) {
+		spray_source(addr, sizeof addr, n++);
+		g_assert_true(try_fail(g, addr, now));
+	}
+	return n;
+}
+
+/* §9: strangers' failures draw on one budget: a spray of guesses from
+ * fresh sources, each of which its own rule would let in, gets
+ * PARLEY_STRANGER_BUDGET through at once and no more. */
+static void
+test_budget_burst(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	char addr[48];
+	guint i, through = 0;
+
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, PARLEY_STRANGER_BUDGET);
+	for (i = 0; i < 20; i++) {
+		spray_source(addr, sizeof addr, i);
+		through += try_fail(g, addr, T0);
+	}
+	g_assert_cmpuint(through, ==, PARLEY_STRANGER_BUDGET);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, 0);
+	/* the refused left nothing behind */
+	g_assert_cmpuint(parley_guard_tracked(g), ==, PARLEY_STRANGER_BUDGET);
+	/* a source that never failed is refused too */
+	g_assert_cmpint(parley_guard_blocked_until(g, "198.51.100.1", T0), ==, 0);
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.1", T0 + S(5)), ==, PARLEY_ERR_BUSY);
+	g_assert_cmpuint(parley_guard_in_progress(g), ==, 0);
+	parley_guard_free(g);
+}
+
+/* One token back every PARLEY_STRANGER_REFILL_S, up to the budget; a
+ * refused HS1 does not delay it. */
+static void
+test_budget_refill(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	const gint64 refill = S(PARLEY_STRANGER_REFILL_S);
+	gint64 t;
+	guint n, k;
+
+	n = drain(g, 0, T0);
+	g_assert_cmpuint(n, ==, PARLEY_STRANGER_BUDGET);
+	/* refused up to the last millisecond before the first token; refusals
+	 * on the way cost nothing */
+	for (t = T0; t < T0 + refill; t += 500)
+		g_assert_cmpint(parley_guard_admit(g, "198.51.100.2", t), ==, PARLEY_ERR_BUSY);
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.2", T0 + refill - 1), ==,
+	                PARLEY_ERR_BUSY);
+	/* one token, for one stranger */
+	g_assert_cmpuint(parley_guard_budget(g, T0 + refill), ==, 1);
+	g_assert_true(try_fail(g, "198.51.100.2", T0 + refill));
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.3", T0 + refill), ==, PARLEY_ERR_BUSY);
+	/* the next one 6 s after that */
+	g_assert_cmpuint(parley_guard_budget(g, T0 + 2 * refill - 1), ==, 0);
+	g_assert_cmpuint(parley_guard_budget(g, T0 + 2 * refill), ==, 1);
+
+	/* left alone, the bucket fills at one per 6 s, to the budget and no
+	 * further, however long it waits */
+	t = T0 + 2 * refill;
+	for (k = 1; k <= PARLEY_STRANGER_BUDGET; k++)
+		g_assert_cmpuint(parley_guard_budget(g, t + (k - 1) * refill), ==, k);
+	g_assert_cmpuint(parley_guard_budget(g, t + S(86400)), ==, PARLEY_STRANGER_BUDGET);
+	n = drain(g, 100, t + S(86400));
+	g_assert_cmpuint(n - 100, ==, PARLEY_STRANGER_BUDGET);
+	parley_guard_free(g);
+}
+
+/* Failures spread over a minute and over ten: never more than the burst
+ * plus one per 6 s in any window, so 10 a minute once the burst is spent
+ * (14 400 a day); and one source alone is held back by its own backoff
+ * long before the budget matters. */
+static void
+test_budget_spam_minute(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	GArray *times = g_array_new(FALSE, FALSE, sizeof(gint64));
+	const gint64 minute = S(60);
+	char addr[48];
+	guint i, j, n, through;
+	gint64 t;
+
+	/* 20 guesses from fresh sources over a minute (one every 3 s), after
+	 * an earlier burst spent the bucket: 10 get through, one per 6 s */
+	n = drain(g, 0, T0);
+	through = 0;
+	for (i = 0; i < 20; i++) {
+		spray_source(addr, sizeof addr, n++);
+		through += try_fail(g, addr, T0 + (i + 1) * S(3));
+	}
+	g_test_message("20 fresh sources over a minute, bucket spent: %u through", through);
+	g_assert_cmpuint(through, ==, 10);
+
+	/* one source that spams a guess a second for a minute: its backoff
+	 * (1, 2, 4, 8, 16, 32 s) lets 6 through, which the budget also pays */
+	t = T0 + S(3600);
+	through = 0;
+	for (i = 0; i < 60; i++)
+		through += try_fail(g, "192.0.2.200", t + i * S(1));
+	g_test_message("one source, a guess a second for a minute: %u through", through);
+	g_assert_cmpuint(through, ==, 6);
+	parley_guard_free(g);
+
+	/* ten minutes of a guess every 250 ms from fresh sources, starting
+	 * with a full bucket */
+	g = parley_guard_new();
+	for (i = 0; i < 2400; i++) {
+		spray_source(addr, sizeof addr, i);
+		t = T0 + (gint64) i * 250;
+		if (try_fail(g, addr, t))
+			g_array_append_val(times, t);
+	}
+	g_test_message("a guess every 250 ms for 10 minutes: %u through", times->len);
+	/* the burst, then one per 6 s: 10 + 100 (the last token comes at
+	 * 600 s, after the last try) */
+	g_assert_cmpuint(times->len, ==, PARLEY_STRANGER_BUDGET + 99);
+	for (i = 0; i < times->len; i++) {
+		gint64 from = g_array_index(times, gint64, i);
+		guint in_minute = 0;
+
+		for (j = i; j < times->len && g_array_index(times, gint64, j) < from + minute; j++)
+			in_minute++;
+		/* any minute: at most the burst plus 60 / 6 */
+		g_assert_cmpuint(in_minute, <=, PARLEY_STRANGER_BUDGET + 60 / PARLEY_STRANGER_REFILL_S);
+		/* once the burst is spent, 10 a minute */
+		if (from >= T0 + minute)
+			g_assert_cmpuint(in_minute, <=, 60 / PARLEY_STRANGER_REFILL_S);
+	}
+	g_array_free(times, TRUE);
+	parley_guard_free(g);
+}
+
+/* A stranger's handshake in progress holds the token its failure would
+ * take: handshakes running at once cannot overdraw the budget.  The token
+ * goes back when the handshake ends without failing, or when the source
+ * proves the passphrase. */
+static void
+test_budget_held(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	char addr[48];
+	guint i;
+
+	for (i = 0; i < PARLEY_STRANGER_BUDGET; i++) {
+		spray_source(addr, sizeof addr, i);
+		g_assert_cmpint(parley_guard_admit(g, addr, T0), ==, PARLEY_ERR_NONE);
+	}
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, 0);
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.7", T0), ==, PARLEY_ERR_BUSY);
+	/* all ten fail: ten tokens, not more */
+	for (i = 0; i < PARLEY_STRANGER_BUDGET; i++) {
+		spray_source(addr, sizeof addr, i);
+		parley_guard_finish(g, addr, PARLEY_GUARD_FAILED, T0 + 1);
+	}
+	g_assert_cmpuint(parley_guard_budget(g, T0 + S(PARLEY_STRANGER_REFILL_S) + 1), ==, 1);
+	parley_guard_free(g);
+
+	g = parley_guard_new();
+	/* no verdict, or a success: the token goes back */
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.8", T0), ==, PARLEY_ERR_NONE);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, PARLEY_STRANGER_BUDGET - 1);
+	parley_guard_finish(g, "198.51.100.8", PARLEY_GUARD_ABORTED, T0);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, PARLEY_STRANGER_BUDGET);
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.8", T0), ==, PARLEY_ERR_NONE);
+	parley_guard_finish(g, "198.51.100.8", PARLEY_GUARD_SUCCEEDED, T0);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==, PARLEY_STRANGER_BUDGET);
+
+	/* four at once from a stranger; one proves the passphrase: the other
+	 * three hold nothing any more, and their failures take no token (the
+	 * per-source rule still counts them) */
+	for (i = 0; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
+		g_assert_cmpint(parley_guard_admit(g, "203.0.113.4", T0), ==, PARLEY_ERR_NONE);
+	g_assert_cmpuint(parley_guard_budget(g, T0), ==,
+	                 PARLEY_STRANGER_BUDGET - PARLEY_MAX_HANDSHAKES_PER_ADDR);
+	parley_guard_finish(g, "203.0.113.4", PARLEY_GUARD_SUCCEEDED, T0 + 1);
+	g_assert_true(parley_guard_is_friend(g, "203.0.113.4"));
+	g_assert_cmpuint(parley_guard_budget(g, T0 + 1), ==, PARLEY_STRANGER_BUDGET);
+	for (i = 1; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
+		parley_guard_finish(g, "203.0.113.4", PARLEY_GUARD_FAILED, T0 + 2);
+	g_assert_cmpuint(parley_guard_budget(g, T0 + 2), ==, PARLEY_STRANGER_BUDGET);
+	g_assert_cmpint(parley_guard_blocked_until(g, "203.0.113.4", T0 + 2), ==, T0 + 2 + S(4));
+	g_assert_cmpuint(parley_guard_in_progress(g), ==, 0);
+	parley_guard_free(g);
+}
+
+/* A friend (completed a handshake since the guard was made, either way)
+ * is let in while strangers have spent the budget, and its own failures
+ * only back it off: they take nothing from the budget. */
+static void
+test_friends_unaffected(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	const gint64 refill = S(PARLEY_STRANGER_REFILL_S);
+	gint64 now = T0, until;
+	guint i;
+
+	g_assert_false(parley_guard_is_friend(g, "192.0.2.10"));
+	g_assert_cmpint(parley_guard_admit(g, "192.0.2.10", now), ==, PARLEY_ERR_NONE);
+	parley_guard_finish(g, "192.0.2.10", PARLEY_GUARD_SUCCEEDED, now);
+	g_assert_true(parley_guard_is_friend(g, "192.0.2.10"));
+	g_assert_cmpuint(parley_guard_tracked(g), ==, 0);     /* nothing else kept */
+	/* a handshake this account started makes a friend too */
+	parley_guard_befriend(g, "2001:db8:1:2::/64");
+	g_assert_true(parley_guard_is_friend(g, "2001:db8:1:2::/64"));
+
+	drain(g, 0, now);
+	g_assert_cmpint(parley_guard_admit(g, "198.51.100.9", now), ==, PARLEY_ERR_BUSY);
+	/* friends: the work limits, nothing more */
+	for (i = 0; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
+		g_assert_cmpint(parley_guard_admit(g, "192.0.2.10", now), ==, PARLEY_ERR_NONE);
+	g_assert_cmpint(parley_guard_admit(g, "192.0.2.10", now), ==, PARLEY_ERR_BUSY);
+	for (i = 0; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
+		parley_guard_finish(g, "192.0.2.10", PARLEY_GUARD_ABORTED, now);
+	g_assert_cmpint(parley_guard_admit(g, "2001:db8:1:2::/64", now), ==, PARLEY_ERR_NONE);
+	parley_guard_finish(g, "2001:db8:1:2::/64", PARLEY_GUARD_SUCCEEDED, now);
+
+	/* a friend guessing wrong backs off by its own schedule (1, 2 s),
+	 * and the strangers' next token still comes 6 s after the drain */
+	for (i = 0; i < 2; i++) {
+		until = fail_once(g, "192.0.2.10", now);
+		g_assert_cmpint(until, ==, now + S(1 << i));
+		g_assert_cmpint(parley_guard_admit(g, "192.0.2.10", until - 1), ==, PARLEY_ERR_BUSY);
+		now = until;
+	}
+	g_assert_cmpint(now, <, T0 + refill);
+	g_assert_cmpuint(parley_guard_budget(g, T0 + refill - 1), ==, 0);
+	g_assert_cmpuint(parley_guard_budget(g, T0 + refill), ==, 1);
+	/* still a friend after failing: a success resets its count */
+	g_assert_true(parley_guard_is_friend(g, "192.0.2.10"));
+	g_assert_cmpint(parley_guard_admit(g, "192.0.2.10", now), ==, PARLEY_ERR_NONE);
+	parley_guard_finish(g, "192.0.2.10", PARLEY_GUARD_SUCCEEDED, now);
+	g_assert_cmpint(fail_once(g, "192.0.2.10", now), ==, now + S(1));
+	parley_guard_free(g);
+}
+
+/* Friends are remembered up to PARLEY_GUARD_MAX_FRIENDS; the one that
+ * proved itself least recently makes room. */
+static void
+test_friends_bounded(void)
+{
+	ParleyGuard *g = parley_guard_new();
+	char addr[48];
+	guint i;
+
+	for (i = 0; i < PARLEY_GUARD_MAX_FRIENDS + 10; i++) {
+		g_snprintf(addr, sizeof addr, "10.1.%u.%u", i >> 8, i & 0xff);
+		parley_guard_befriend(g, addr);
+		if (i == PARLEY_GUARD_MAX_FRIENDS - 1)
+			parley_guard_befriend(g, "10.1.0.0");   /* proven again: newest */
+	}
+	g_assert_true(parley_guard_is_friend(g, "10.1.0.0"));
+	for (i = 1; i <= 10; i++) {
+		g_snprintf(addr, sizeof addr, "10.1.%u.%u", i >> 8, i & 0xff);
+		g_assert_false(parley_guard_is_friend(g, addr));
+	}
+	g_assert_true(parley_guard_is_friend(g, "10.1.0.11"));
+	g_snprintf(addr, sizeof addr, "10.1.%u.%u", (PARLEY_GUARD_MAX_FRIENDS + 9) >> 8,
+	           (PARLEY_GUARD_MAX_FRIENDS + 9) & 0xff);
+	g_assert_true(parley_guard_is_friend(g, addr));
+	g_assert_cmpuint(parley_guard_tracked(g), ==, 0);
+	parley_guard_free(g);
+}
+
+/* Two days of a scan as fast as the budget allows (a failure every 6 s
+ * from a fresh source): the table never holds more than
+ * PARLEY_GUARD_MAX_ADDRS, a full table refuses newcomers rather than
+ * forget anyone, and sources are forgotten a day after they were last
+ * heard of. */
 static void
 test_bounded_table(void)
 {
 	ParleyGuard *g = parley_guard_new();
+	const gint64 step = S(PARLEY_STRANGER_REFILL_S);
 	gint64 now = T0;
-	guint i, max_tracked = 0;
+	guint i, max_tracked = 0, through = 0, refused = 0;
 	char addr[48];
 
 	/* Handshakes in progress are never forgotten, whatever happens. */
 	for (i = 0; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
 		g_assert_cmpint(parley_guard_admit(g, "victim", now), ==, PARLEY_ERR_NONE);
 
-	/* A scan: 100000 addresses, each failing once, one per millisecond
-	 * (so within PARLEY_FAIL_FORGET_S: only the cap bounds the table). */
-	for (i = 0; i < 100000; i++) {
-		g_snprintf(addr, sizeof addr, "2001:db8::%x:%x", i >> 16, i & 0xffff);
-		now++;
-		g_assert_cmpint(fail_once(g, addr, now), ==, now + S(1));
+	for (i = 0; now < T0 + S(2 * 86400); i++) {
+		spray_source(addr, sizeof addr, i);
+		now += step;
+		if (try_fail(g, addr, now))
+			through++;
+		else
+			refused++;
 		max_tracked = MAX(max_tracked, parley_guard_tracked(g));
 	}
+	g_test_message("two days: %u let in and failed, %u refused (table full)", through, refused);
 	g_assert_cmpuint(max_tracked, ==, PARLEY_GUARD_MAX_ADDRS);
+	/* refused while full: from 4095 sources on (6.8 h) until the first of
+	 * them is forgotten (a day after it failed) */
+	g_assert_cmpuint(refused, >, 0);
 	g_assert_cmpuint(parley_guard_in_progress(g), ==, PARLEY_MAX_HANDSHAKES_PER_ADDR);
-	/* the most recent failures are still on file, the oldest evicted */
-	g_assert_cmpint(parley_guard_blocked_until(g, "2001:db8::1:869f", now), ==, now + S(1));
-	g_assert_cmpint(parley_guard_blocked_until(g, "2001:db8::0:0", now), ==, 0);
 	/* the victim's handshakes are still counted and can finish */
 	g_assert_cmpint(parley_guard_admit(g, "victim", now), ==, PARLEY_ERR_BUSY);
 	for (i = 0; i < PARLEY_MAX_HANDSHAKES_PER_ADDR; i++)
@@ -263,31 +567,68 @@ test_bounded_table(void)
 	parley_guard_free(g);
 }
 
-/* Many failing addresses and a full table: a blocked address stays
- * blocked as long as it is among the PARLEY_GUARD_MAX_ADDRS most recent. */
+/* §9: a source that is backing off is never forgotten to make room.  The
+ * table is filled with strangers' failures (as fast as the budget allows,
+ * 6.8 h), with two sources backing off: one that failed ten times hours
+ * ago (its next failure costs 300 s) and one blocked right now.  Then 10
+ * 000 fresh sources spray HS1: all are refused (the budget would have let
+ * some in: the table refuses them), and both backoffs are intact.  The
+ * guard used to evict the record heard of least recently, which erased
+ * the first one's count. */
 static void
-test_eviction_order(void)
+test_full_table_keeps_backoff(void)
 {
 	ParleyGuard *g = parley_guard_new();
-	gint64 now = T0;
+	const char *old = "2001:db8:aaaa:1::/64", *now_blocked = "203.0.113.66";
+	gint64 now = T0, until = 0;
+	char addr[48];
 	guint i;
-	char addr[32];
 
-	/* all within the same millisecond, so every block is still running
-	 * and order of arrival alone decides */
-	for (i = 0; i < PARLEY_GUARD_MAX_ADDRS; i++) {
-		g_snprintf(addr, sizeof addr, "10.0.%u.%u", i >> 8, i & 0xff);
-		g_assert_cmpint(fail_once(g, addr, now), ==, now + S(1));
+	/* the old one: ten failures, each after its block ended */
+	for (i = 0; i < 10; i++) {
+		until = fail_once(g, old, now);
+		now = until;
 	}
+	/* fill the table but for one record, a stranger every 6 s */
+	for (i = 0; parley_guard_tracked(g) < PARLEY_GUARD_MAX_ADDRS - 1; i++) {
+		spray_source(addr, sizeof addr, i);
+		now += S(PARLEY_STRANGER_REFILL_S);
+		g_assert_true(try_fail(g, addr, now));
+	}
+	/* the one blocked now: nine failures, 256 s */
+	for (i = 0; i < 9; i++) {
+		until = fail_once(g, now_blocked, now);
+		if (i < 8)
+			now = until;
+	}
+	g_assert_cmpint(until, ==, now + S(256));
 	g_assert_cmpuint(parley_guard_tracked(g), ==, PARLEY_GUARD_MAX_ADDRS);
-	/* a refused HS1 does not refresh 10.0.0.0: it is still the oldest */
-	g_assert_cmpint(parley_guard_admit(g, "10.0.0.0", now), ==, PARLEY_ERR_BUSY);
-	/* one more address evicts 10.0.0.0, and only it */
-	g_assert_cmpint(fail_once(g, "10.99.0.0", now), ==, now + S(1));
+	g_test_message("table full %.1f h after the old source's last failure",
+	               (double) (now - T0) / S(3600));
+	g_assert_cmpint(parley_guard_blocked_until(g, old, now), ==, 0);
+
+	/* the spray: 10 000 fresh sources within 10 s */
+	g_assert_cmpuint(parley_guard_budget(g, now + 1), >, 0);
+	for (i = 0; i < 10000; i++) {
+		spray_source(addr, sizeof addr, 0x10000 + i);
+		g_assert_cmpint(parley_guard_admit(g, addr, now + 1 + i), ==, PARLEY_ERR_BUSY);
+	}
+	now += 1 + i;
 	g_assert_cmpuint(parley_guard_tracked(g), ==, PARLEY_GUARD_MAX_ADDRS);
-	g_assert_cmpint(parley_guard_blocked_until(g, "10.0.0.0", now), ==, 0);
-	g_assert_cmpint(parley_guard_blocked_until(g, "10.0.0.1", now), ==, now + S(1));
-	g_assert_cmpint(parley_guard_blocked_until(g, "10.0.15.255", now), ==, now + S(1));
+	g_assert_cmpuint(parley_guard_budget(g, now), >, 0);
+	/* both backoffs intact: the blocked one is still blocked, and the old
+	 * one's next failure costs the cap, not 1 s */
+	g_assert_cmpint(parley_guard_blocked_until(g, now_blocked, now), ==, until);
+	g_assert_cmpint(parley_guard_admit(g, now_blocked, now), ==, PARLEY_ERR_BUSY);
+	g_assert_cmpint(fail_once(g, old, now), ==, now + S(PARLEY_FAIL_BACKOFF_CAP_S));
+
+	/* a friend is let in although the table is full, and leaves no
+	 * record behind when it is done */
+	parley_guard_befriend(g, "192.0.2.77");
+	g_assert_cmpint(parley_guard_admit(g, "192.0.2.77", now), ==, PARLEY_ERR_NONE);
+	g_assert_cmpuint(parley_guard_tracked(g), ==, PARLEY_GUARD_MAX_ADDRS + 1);
+	parley_guard_finish(g, "192.0.2.77", PARLEY_GUARD_SUCCEEDED, now);
+	g_assert_cmpuint(parley_guard_tracked(g), ==, PARLEY_GUARD_MAX_ADDRS);
 	parley_guard_free(g);
 }
 
@@ -321,8 +662,14 @@ main(int argc, char **argv)
 	g_test_add_func("/guard/parallel-failures", test_parallel_failures);
 	g_test_add_func("/guard/aborted-no-verdict", test_aborted_no_verdict);
 	g_test_add_func("/guard/forget-old-failures", test_forget_old_failures);
+	g_test_add_func("/guard/budget-burst", test_budget_burst);
+	g_test_add_func("/guard/budget-refill", test_budget_refill);
+	g_test_add_func("/guard/budget-spam-a-minute", test_budget_spam_minute);
+	g_test_add_func("/guard/budget-held-in-progress", test_budget_held);
+	g_test_add_func("/guard/friends-unaffected", test_friends_unaffected);
+	g_test_add_func("/guard/friends-bounded", test_friends_bounded);
 	g_test_add_func("/guard/bounded-table", test_bounded_table);
-	g_test_add_func("/guard/eviction-order", test_eviction_order);
+	g_test_add_func("/guard/full-table-keeps-backoff", test_full_table_keeps_backoff);
 	g_test_add_func("/guard/bad-arguments", test_bad_arguments);
 	return g_test_run();
 }

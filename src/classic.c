@@ -73,6 +73,7 @@ typedef struct {
 
 typedef struct {
 	guint gen;                  /* 1 = the first key */
+	gboolean ours;              /* from a salt this side chose */
 	uint8_t key[PARLEY_CLASSIC_KEY_LEN];
 } KeySlot;
 
@@ -89,6 +90,9 @@ struct ParleyClassic {
 	                             * salt_have == PARLEY_SALT_LEN */
 	gboolean started;           /* start_at passed and the first key ready */
 	gboolean rekey_wanted;      /* manual rekey asked before the start */
+	/* probation: until a frame opens under a key of our own salt, the
+	 * peer's first rekey or undecryptable frame ends the connection */
+	gboolean probation;
 
 	ParleyFrameReader reader;
 	GQueue timeline;            /* Item *, see the top of the file */
@@ -198,6 +202,8 @@ request_key(ParleyClassic *c, InstallKind why, const uint8_t salt[PARLEY_SALT_LE
 
 	ev = push_event(c, PARLEY_EV_NEED_KDF);
 	ev->kdf_id = it->kdf_id;
+	/* our own rekey's key is our own work; the rest the peer caused */
+	ev->by_peer = why != INSTALL_OWN;
 	memcpy(ev->kdf_salt, salt, PARLEY_SALT_LEN);
 	ev->kdf_iterations = PARLEY_CLASSIC_ITERATIONS;
 	ev->kdf_len = PARLEY_CLASSIC_KEY_LEN;
@@ -236,6 +242,9 @@ install(ParleyClassic *c, Item *it)
 	/* (the move overwrites the dropped key, so nothing of it remains) */
 	memmove(&c->window[1], &c->window[0], c->n_keys * sizeof(KeySlot));
 	c->window[0].gen = ++c->generation;
+	/* the listener chose the first salt; each side its own rekeys' */
+	c->window[0].ours = it->why == INSTALL_OWN ||
+	                    (it->why == INSTALL_FIRST && c->role == PARLEY_CLASSIC_LISTENER);
 	memcpy(c->window[0].key, it->key, PARLEY_CLASSIC_KEY_LEN);
 	c->n_keys++;
 	/* Every later frame, in both directions, uses the new key. */
@@ -280,8 +289,21 @@ open_with(const KeySlot *k, const uint8_t *payload, size_t len, uint8_t *pt)
 	                           payload + PARLEY_CLASSIC_NONCE_LEN, pt);
 }
 
-/* §11: an ordinary payload, nonce | tag | ciphertext.  Failure is reported
- * and the connection stays open, as in the original tool. */
+/* A frame that did not decrypt: reported, and the connection stays open,
+ * as in the original tool - unless it is on probation, where it is the
+ * caller's one wrong guess: the connection ends, and nothing after the
+ * frame is looked at. */
+static void
+undecryptable(ParleyClassic *c)
+{
+	if (c->probation) {
+		fail(c, PARLEY_ERR_AUTH);
+		return;
+	}
+	push_event(c, PARLEY_EV_UNDECRYPTABLE);
+}
+
+/* §11: an ordinary payload, nonce | tag | ciphertext. */
 static void
 receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 {
@@ -291,7 +313,7 @@ receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 	ParleyEvent *ev;
 
 	if (len < CLASSIC_OVERHEAD) {
-		push_event(c, PARLEY_EV_UNDECRYPTABLE);
+		undecryptable(c);
 		return;
 	}
 	pt_len = len - CLASSIC_OVERHEAD;
@@ -309,7 +331,7 @@ receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 	if (hit == NULL) {
 		parley_wipe(pt, pt_len + 1);
 		g_free(pt);
-		push_event(c, PARLEY_EV_UNDECRYPTABLE);
+		undecryptable(c);
 		return;
 	}
 
@@ -324,6 +346,12 @@ receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 	ev = push_event(c, PARLEY_EV_MESSAGE);
 	/* built at its final size: no piece of the text in outgrown heap */
 	ev->text = parley_utf8_make_valid(pt, pt_len, &ev->text_len);
+	/* A key of our own salt was never used before this connection, so
+	 * its sender knows the passphrase; under a key of the peer's salt the
+	 * frame may be a replay from another session. */
+	ev->proves = hit->ours;
+	if (hit->ours)
+		c->probation = FALSE;
 	parley_wipe(pt, pt_len + 1);
 	g_free(pt);
 }
@@ -335,18 +363,20 @@ run_timeline(ParleyClassic *c)
 	Item *it;
 
 	while (!c->closed && (it = g_queue_peek_head(&c->timeline)) != NULL) {
+		if (it->kind == ITEM_INSTALL && it->key == NULL)
+			break;
+		/* off the timeline first: handling it may fail the core, which
+		 * empties the timeline */
+		g_queue_pop_head(&c->timeline);
 		if (it->kind == ITEM_INSTALL) {
-			if (it->key == NULL)
-				break;
 			install(c, it);
 			c->pending_kdf--;
 			if (it->why == INSTALL_OWN)
 				c->own_pending--;
 		} else {
-			receive_message(c, it->payload, it->len);
 			c->queued_rx -= it->len;
+			receive_message(c, it->payload, it->len);
 		}
-		g_queue_pop_head(&c->timeline);
 		item_free(it);
 	}
 }
@@ -363,6 +393,12 @@ handle_frame(ParleyClassic *c, const uint8_t *payload, size_t len)
 	if (len == CLASSIC_REKEY_LEN &&
 	    memcmp(payload, PARLEY_CLASSIC_REKEY_TAG, PARLEY_CLASSIC_REKEY_TAG_LEN) == 0) {
 		if (c->pending_kdf >= PARLEY_CLASSIC_MAX_PENDING_KDF) {
+			fail(c, PARLEY_ERR_PROTOCOL);
+			return;
+		}
+		/* on probation, a key of the peer's choosing would let it
+		 * replay a recorded frame as proof: refused */
+		if (c->probation) {
 			fail(c, PARLEY_ERR_PROTOCOL);
 			return;
 		}
@@ -534,6 +570,21 @@ parley_classic_free(ParleyClassic *c)
 	g_byte_array_unref(c->out);
 	parley_wipe(c, sizeof(*c));
 	g_free(c);
+}
+
+void
+parley_classic_set_probation(ParleyClassic *c)
+{
+	g_return_if_fail(c != NULL);
+	g_return_if_fail(c->role == PARLEY_CLASSIC_LISTENER && c->generation == 0);
+	c->probation = TRUE;
+}
+
+gboolean
+parley_classic_on_probation(const ParleyClassic *c)
+{
+	g_return_val_if_fail(c != NULL, FALSE);
+	return c->probation;
 }
 
 void

@@ -34,6 +34,16 @@ ParleyClassic *parley_classic_new(ParleyClassicRole role,
                                   gint64 now_ms);
 void parley_classic_free(ParleyClassic *c);   /* wipes every key; NULL ok */
 
+/* Put a listener's connection on probation (before any frame is fed):
+ * until a frame decrypts under a key of our own salt (the first key, or
+ * one of our own rekeys), the peer's first frame that does not decrypt,
+ * or a rekey from it, ends the connection (ERROR, then CLOSED), and
+ * nothing after that frame is looked at.  For callers that are no buddy:
+ * one wrong guess per connection, and no key of the caller's choosing,
+ * under which a recorded frame could be replayed as proof. */
+void parley_classic_set_probation(ParleyClassic *c);
+gboolean parley_classic_on_probation(const ParleyClassic *c);
+
 /* Bytes received from the peer. */
 void parley_classic_feed(ParleyClassic *c, const uint8_t *data, size_t len,
                          gint64 now_ms);

@@ -47,7 +47,13 @@ typedef struct {
 
 	int typing;                 /* TYPING */
 	uint32_t epoch;             /* REKEYED: the new epoch */
-	gboolean by_peer;           /* REKEYED: the peer asked */
+	/* REKEYED: the peer asked.  NEED_KDF: the peer caused this work (its
+	 * connection, HS1 or rekey), not a rekey of our own */
+	gboolean by_peer;
+	/* MESSAGE in classic mode: opened under a key of a salt this side
+	 * chose, so the sender knows the passphrase (under a key of the
+	 * peer's own salt a frame may be a replay); always TRUE natively */
+	gboolean proves;
 	int bye_reason;             /* CLOSED after BYE: its reason byte */
 
 	/* NEED_KDF */

@@ -466,6 +466,7 @@ handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 no
 		memcpy(ev->kdf_salt, s->hs.salt, PARLEY_SALT_LEN);
 		ev->kdf_iterations = s->hs.iterations;
 		ev->kdf_len = PARLEY_PRS_LEN;
+		ev->by_peer = TRUE;
 		ev->peer_name = valid_utf8(s->hs.peer_name, s->hs.peer_name_len);
 		ev->peer_listen_port = s->hs.listen_port;
 		memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
@@ -552,9 +553,14 @@ start_rekey(ParleySession *s)
 	uint8_t *e = parley_secure_alloc(PARLEY_SCALAR_LEN);
 	uint8_t E[PARLEY_POINT_LEN];
 
-	do {
-		draw(s, e, PARLEY_SCALAR_LEN);
-	} while (!parley_x25519_base(E, e));
+	/* X25519 of the base point only fails when libgcrypt does: fail
+	 * closed rather than spin on the main loop */
+	draw(s, e, PARLEY_SCALAR_LEN);
+	if (!parley_x25519_base(E, e)) {
+		parley_secure_free(e, PARLEY_SCALAR_LEN);
+		fail(s, PARLEY_ERR_LOCAL, PARLEY_ERR_NONE);
+		return FALSE;
+	}
 	/* pending before sealing: send_record does not recurse into us */
 	s->rekey_e = e;
 	if (!send_record(s, INNER_REKEY, E, sizeof(E)))
@@ -625,9 +631,12 @@ handle_rekey(ParleySession *s, guint32 rec_epoch, const uint8_t E_peer[32], gint
 	}
 
 	e = parley_secure_alloc(PARLEY_SCALAR_LEN);
-	do {
-		draw(s, e, PARLEY_SCALAR_LEN);
-	} while (!parley_x25519_base(E, e));
+	draw(s, e, PARLEY_SCALAR_LEN);
+	if (!parley_x25519_base(E, e)) {
+		parley_secure_free(e, PARLEY_SCALAR_LEN);
+		fail(s, PARLEY_ERR_LOCAL, PARLEY_ERR_NONE);
+		return;
+	}
 	/* check dh before answering, and derive before answering: a
 	 * REKEY_ACK commits us to epoch n+1 */
 	if (!parley_x25519(dh, e, E_peer)) {
@@ -696,6 +705,7 @@ handle_inner(ParleySession *s, guint32 rec_epoch, const uint8_t *in, size_t len,
 		if (blen < PARLEY_MSG_ID_LEN || blen - PARLEY_MSG_ID_LEN > PARLEY_MAX_TEXT)
 			break;
 		ev = push_event(s, PARLEY_EV_MESSAGE);
+		ev->proves = TRUE;          /* an authenticated record */
 		memcpy(ev->msg_id, body, PARLEY_MSG_ID_LEN);
 		ev->text = valid_utf8(body + PARLEY_MSG_ID_LEN, blen - PARLEY_MSG_ID_LEN);
 		ev->text_len = strlen(ev->text);

@@ -543,6 +543,7 @@ typedef struct {
 	guint last_epoch;           /* 1 once established */
 	guint closed;
 	ParleyError close_err;
+	guint proving;              /* MESSAGEs opened under a key of our salt */
 } Peer;
 
 typedef struct {
@@ -600,6 +601,7 @@ peer_events(Peer *p)
 			g_string_append(p->log, "E ");
 			break;
 		case PARLEY_EV_MESSAGE:
+			p->proving += ev.proves;
 			g_ptr_array_add(p->got, g_strdup(ev.text));
 			g_string_append_printf(p->log, "M:%s ", ev.text);
 			break;
@@ -1265,6 +1267,103 @@ test_b2b_rekey_flood(void)
 	pair_clear(&pr);
 }
 
+/* ---- probation: what proves the passphrase ----------------------------- */
+
+/* A message under a key of our own salt proves its sender knows the
+ * passphrase; under a key of the peer's salt it may be a replay.  The
+ * listener chose the first salt; each side its own rekeys'. */
+static void
+test_proof_by_key_origin(void)
+{
+	Pair pr;
+
+	pair_start(&pr, "correct horse", "correct horse");
+	send_text(&pr.b, "m0", pr.now);
+	send_text(&pr.a, "m0", pr.now);
+	settle(&pr);
+	g_assert_cmpuint(pr.a.proving, ==, 1);         /* under A's salt */
+	g_assert_cmpuint(pr.b.proving, ==, 0);         /* under A's salt too */
+	/* B's own rekey: A's next message comes under B's salt */
+	g_assert_cmpint(parley_classic_rekey(pr.b.c, pr.now), ==, PARLEY_ERR_NONE);
+	settle(&pr);
+	send_text(&pr.a, "m1", pr.now);
+	settle(&pr);
+	g_assert_cmpuint(pr.b.proving, ==, 1);
+	assert_got(&pr.b, "m", 2);
+	pair_clear(&pr);
+}
+
+/* On probation the listener takes one guess: the right passphrase ends
+ * probation with the first message. */
+static void
+test_probation_passed(void)
+{
+	Pair pr;
+
+	pair_init(&pr, "correct horse", "correct horse");
+	parley_classic_set_probation(pr.a.c);
+	g_assert_true(parley_classic_on_probation(pr.a.c));
+	settle(&pr);
+	pr.now = PARLEY_CLASSIC_START_DELAY_MS;
+	settle(&pr);
+	send_text(&pr.b, "m0", pr.now);
+	settle(&pr);
+	g_assert_cmpuint(pr.a.proving, ==, 1);
+	g_assert_false(parley_classic_on_probation(pr.a.c));
+	/* afterwards, the peer's rekeys and unreadable frames are as ever */
+	g_assert_cmpint(parley_classic_rekey(pr.b.c, pr.now), ==, PARLEY_ERR_NONE);
+	settle(&pr);
+	send_text(&pr.b, "m1", pr.now);
+	settle(&pr);
+	assert_got(&pr.a, "m", 2);
+	g_assert_cmpuint(pr.a.closed, ==, 0);
+	pair_clear(&pr);
+}
+
+/* A wrong guess ends the connection, and what follows it is not read. */
+static void
+test_probation_wrong_guess(void)
+{
+	Pair pr;
+
+	pair_init(&pr, "correct horse", "wrong horse");
+	parley_classic_set_probation(pr.a.c);
+	settle(&pr);
+	pr.now = PARLEY_CLASSIC_START_DELAY_MS;
+	settle(&pr);
+	send_text(&pr.b, "guess", pr.now);
+	/* the next frames come in the same delivery as the wrong one */
+	send_text(&pr.b, "more", pr.now);
+	settle(&pr);
+	g_assert_cmpuint(pr.a.closed, ==, 1);
+	g_assert_cmpint(pr.a.close_err, ==, PARLEY_ERR_AUTH);
+	g_assert_cmpuint(pr.a.undecryptable, ==, 0);
+	g_assert_cmpuint(pr.a.got->len, ==, 0);
+	g_assert_true(parley_classic_is_closed(pr.a.c));
+	pair_clear(&pr);
+}
+
+/* A rekey from the peer before any proof: refused (its key could be one
+ * for which the peer holds a recorded frame). */
+static void
+test_probation_peer_rekey(void)
+{
+	Pair pr;
+
+	pair_init(&pr, "correct horse", "correct horse");
+	parley_classic_set_probation(pr.a.c);
+	settle(&pr);
+	pr.now = PARLEY_CLASSIC_START_DELAY_MS;
+	settle(&pr);
+	g_assert_cmpint(parley_classic_rekey(pr.b.c, pr.now), ==, PARLEY_ERR_NONE);
+	send_text(&pr.b, "under my own key", pr.now);
+	settle(&pr);
+	g_assert_cmpuint(pr.a.closed, ==, 1);
+	g_assert_cmpint(pr.a.close_err, ==, PARLEY_ERR_PROTOCOL);
+	g_assert_cmpuint(pr.a.got->len, ==, 0);
+	pair_clear(&pr);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1291,5 +1390,9 @@ main(int argc, char **argv)
 	g_test_add_func("/classic/b2b/wrong-passphrase", test_b2b_wrong_passphrase);
 	g_test_add_func("/classic/b2b/text", test_b2b_text);
 	g_test_add_func("/classic/b2b/rekey-flood", test_b2b_rekey_flood);
+	g_test_add_func("/classic/proof/by-key-origin", test_proof_by_key_origin);
+	g_test_add_func("/classic/probation/passed", test_probation_passed);
+	g_test_add_func("/classic/probation/wrong-guess", test_probation_wrong_guess);
+	g_test_add_func("/classic/probation/peer-rekey", test_probation_peer_rekey);
 	return g_test_run();
 }

@@ -66,6 +66,8 @@ struct ParleyPeer {
 	                             * incoming call is compared with every peer */
 	char *reached_key;          /* host key of the address a DNS name last
 	                             * resolved to (our dial reached it), or NULL */
+	GPtrArray *resolved_keys;   /* host keys a DNS name resolves to (char*) */
+	PurpleDnsQueryData *dns;    /* that lookup, while it runs */
 	guint16 port;
 	ParleyConn *conn;           /* established, or NULL */
 	ParleyConn *dialing;        /* our outgoing attempt, or NULL */
@@ -114,6 +116,10 @@ struct ParleyConn {
 	/* classic, incoming, until a frame from the caller decrypts: then the
 	 * guard's verdict, and a stranger is closed (plugin rule) */
 	gint64 proof_deadline;
+	/* classic, from a caller that is no buddy: it was given a salt and
+	 * cost a PBKDF2, so ending without proof counts as a failed guess
+	 * (§9), as a native handshake past HS2 does */
+	gboolean counts_as_guess;
 	char *source;               /* incoming: parley_admit_source(remote_ip) */
 	guint kdf_id;
 	KdfRequest *kdf;            /* PBKDF2 we wait for */
@@ -152,6 +158,8 @@ static void peer_schedule_retry(ParleyPeer *p);
 static void peer_arm_give_up(ParleyPeer *p);
 static void classic_report_unsent(ParleyPeer *p);
 static void peer_reached(ParleyPeer *p, ParleyConn *c);
+static char *sockaddr_ip(const struct sockaddr_storage *ss);
+static gboolean peer_is_buddy(ParleyPeer *p);
 
 static gint64
 now_ms(void)
@@ -450,6 +458,37 @@ conn_refuse_kdf(ParleyConn *c)
 		eng_close(c, 2);
 }
 
+/* A classic caller the user knows: matched by address to a buddy (not to
+ * the entry of an earlier stranger). */
+static gboolean
+conn_known(const ParleyConn *c)
+{
+	return c->peer != NULL && peer_is_buddy(c->peer);
+}
+
+/* A classic caller that is no buddy and has not proven the passphrase:
+ * nothing of it reaches the user or the entry it may have matched. */
+static gboolean
+conn_unproven_stranger(const ParleyConn *c)
+{
+	return c->classic != NULL && !c->initiator && !c->ticket.proven && !conn_known(c);
+}
+
+/* Is this key request held to §9's cap on strangers' PBKDF2?  Never our
+ * own work (our dial, our own rekeys); a native caller's HS1 always (who
+ * it claims to be is not proven yet); a classic caller's salt and rekeys
+ * unless it is a buddy, whose connections must not be closed because
+ * strangers keep the workers busy. */
+static gboolean
+kdf_capped(const ParleyConn *c, const ParleyEvent *ev)
+{
+	if (c->initiator || !ev->by_peer)
+		return FALSE;
+	if (c->session != NULL)
+		return TRUE;
+	return !conn_known(c);
+}
+
 /* NEED_KDF: answer from the cache, join a running job, or start one (or
  * refuse, see conn_refuse_kdf).  The passphrase is the one admission
  * chose: the matched peer's, else the account's. */
@@ -504,8 +543,7 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 	}
 	if (r == NULL) {
 		/* §9: a stranger may not make us run more than 2 PBKDF2 at once */
-		if (!parley_admit_may_derive(c->initiator ? NULL : &c->ticket,
-		                             parley_kdf_busy())) {
+		if (kdf_capped(c, ev) && !parley_admit_may_derive(&c->ticket, parley_kdf_busy())) {
 			parley_secure_free(pass, len);
 			parley_wipe(tag, sizeof(tag));
 			conn_refuse_kdf(c);
@@ -544,6 +582,10 @@ conn_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 static void
 peer_free(ParleyPeer *p)
 {
+	if (p->dns != NULL)
+		purple_dnsquery_destroy(p->dns);
+	if (p->resolved_keys != NULL)
+		g_ptr_array_unref(p->resolved_keys);
 	if (p->retry_timer)
 		purple_timeout_remove(p->retry_timer);
 	if (p->give_up_timer)
@@ -555,6 +597,40 @@ peer_free(ParleyPeer *p)
 	g_free(p->reached_key);
 	g_free(p->announced);
 	g_free(p);
+}
+
+static void
+peer_resolved_cb(GSList *hosts, gpointer data, const char *error_message)
+{
+	ParleyPeer *p = data;
+	GSList *l;
+
+	p->dns = NULL;
+	if (p->resolved_keys == NULL)
+		p->resolved_keys = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_set_size(p->resolved_keys, 0);
+	/* pairs: the address's length, then the address */
+	for (l = hosts; l != NULL && l->next != NULL; l = l->next->next) {
+		struct sockaddr_storage ss;
+		size_t len = GPOINTER_TO_SIZE(l->data);
+
+		if (len > sizeof(ss))
+			continue;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, l->next->data, len);
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+			char *ip = sockaddr_ip(&ss);
+
+			g_ptr_array_add(p->resolved_keys, parley_address_host_key(ip));
+			g_free(ip);
+		}
+	}
+	for (l = hosts; l != NULL; l = l->next->next)
+		g_free(l->next->data);
+	g_slist_free(hosts);
+	purple_debug_info(PARLEY_DEBUG, "a buddy's name resolved to %u addresses%s%s\n",
+	                  p->resolved_keys->len, error_message != NULL ? ": " : "",
+	                  error_message != NULL ? error_message : "");
 }
 
 static ParleyPeer *
@@ -577,6 +653,11 @@ peer_get(ParleyAccount *pa, const char *name, GError **error)
 	parley_outbox_init(&p->outbox);
 	parley_seen_init(&p->seen);
 	g_hash_table_insert(pa->peers, p->name, p);
+	/* a DNS name: learn its addresses, so that the peer is recognised
+	 * when it calls (admission compares addresses, not names) */
+	if (g_str_has_prefix(p->host_key, "n:"))
+		p->dns = purple_dnsquery_a_account(pa->account, p->host, p->port,
+		                                   peer_resolved_cb, p);
 	return p;
 }
 
@@ -625,6 +706,10 @@ conn_admit(ParleyConn *c, ParleyAdmitMode mode, guint16 listen_port, const uint8
 			cand.host_key = p->reached_key;
 			g_array_append_val(cands, cand);
 		}
+		for (guint i = 0; p->resolved_keys != NULL && i < p->resolved_keys->len; i++) {
+			cand.host_key = g_ptr_array_index(p->resolved_keys, i);
+			g_array_append_val(cands, cand);
+		}
 		g_ptr_array_add(byid, p);
 	}
 	/* §9 "refusing strangers": read at each admission, so a change in the
@@ -643,6 +728,15 @@ conn_admit(ParleyConn *c, ParleyAdmitMode mode, guint16 listen_port, const uint8
 	g_array_free(cands, TRUE);
 	g_ptr_array_free(byid, TRUE);
 	return err;
+}
+
+/* The verdict on a connection that ends before its handshake finished:
+ * past HS2 natively, past the salt for a classic caller that is no buddy,
+ * a failed guess (§9); before that, none. */
+static ParleyGuardOutcome
+conn_unfinished_verdict(const ParleyConn *c)
+{
+	return c->hs2_sent || c->counts_as_guess ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED;
 }
 
 /* The admission's verdict on an incoming connection's handshake (once;
@@ -1073,17 +1167,25 @@ peer_reached(ParleyPeer *p, ParleyConn *c)
 	p->reached_key = key;
 }
 
-/* Classic, incoming: a frame from the caller decrypted, so it knows the
- * passphrase: the guard's verdict, and a stranger gets its entry and its
- * window now; a known peer's new connection takes over from its old one.
- * FALSE if the connection is being closed instead. */
+/* Classic, incoming: a frame from the caller decrypted.  Under a key of
+ * our own salt (proves) the caller knows the passphrase: the guard's
+ * verdict, a stranger gets its entry (never dialled: the original tool
+ * listens only when started so) and its window now, and a buddy's new
+ * connection takes over from its old one.  Under a key of the caller's
+ * own salt the frame proves nothing (it may be a replay): a buddy's is
+ * shown as classic mode always did, and a stranger cannot get there (on
+ * probation its rekey ends the connection).  FALSE when the message is
+ * not to be shown. */
 static gboolean
-classic_proven(ParleyConn *c)
+classic_proven(ParleyConn *c, gboolean proves)
 {
 	if (c->initiator || c->ticket.proven)
 		return TRUE;
+	if (!proves)
+		return conn_known(c);
 	conn_verdict(c, PARLEY_GUARD_SUCCEEDED);
 	c->proof_deadline = 0;
+	c->counts_as_guess = FALSE;
 	if (c->peer == NULL) {
 		ParleyPeer *p = stranger_peer(c, 0);
 
@@ -1093,6 +1195,8 @@ classic_proven(ParleyConn *c)
 		}
 		c->peer = p;
 	}
+	if (!peer_is_buddy(c->peer))
+		c->peer->no_listen = TRUE;
 	if (c->peer->conn != c)
 		classic_established(c);
 	return TRUE;
@@ -1117,7 +1221,7 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 		 * proves itself). */
 		if (p != NULL && p->dialing == c)
 			p->dialing = NULL;
-		if (p != NULL && (c->initiator || p->conn == NULL))
+		if (p != NULL && (c->initiator || (conn_known(c) && p->conn == NULL)))
 			classic_established(c);
 		return;
 	}
@@ -1134,8 +1238,9 @@ conn_established(ParleyConn *c, const ParleyEvent *ev)
 		p->dialing = NULL;
 	if (c->initiator)
 		peer_reached(p, c);
-	else
-		/* §9: a caller that does not listen is never dialled */
+	else if (!peer_is_buddy(p))
+		/* §9: a stranger that does not listen is never dialled (a
+		 * buddy is, at the address the user gave) */
 		p->no_listen = ev->peer_listen_port == 0;
 
 	/* §9: two sessions between the same peers - both keep the smaller sid */
@@ -1230,7 +1335,7 @@ conn_error(ParleyConn *c, const ParleyEvent *ev)
 	c->error_from_peer = ev->from_peer;
 	purple_debug_info(PARLEY_DEBUG, "conn %u: error %d%s\n", c->id, ev->error,
 	                  ev->from_peer ? " (from peer)" : "");
-	if (p == NULL)
+	if (p == NULL || conn_unproven_stranger(c))
 		return;          /* a stranger's failed attempt: nothing to show */
 	text = error_text(c, ev);
 	/* a wrong passphrase needs the user: show it even with no window open */
@@ -1250,9 +1355,10 @@ conn_closed(ParleyConn *c, const ParleyEvent *ev)
 
 	if (ev->error == PARLEY_ERR_BYE)
 		c->bye_reason = ev->bye_reason;
-	conn_verdict(c, c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED);
+	conn_verdict(c, conn_unfinished_verdict(c));
 	conn_forget_sid(c);
-	if (p == NULL)
+	/* a stranger that proved nothing leaves no trace on any entry */
+	if (p == NULL || conn_unproven_stranger(c))
 		return;
 	if (p->dialing == c)
 		p->dialing = NULL;
@@ -1329,7 +1435,7 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		conn_established(c, ev);
 		break;
 	case PARLEY_EV_MESSAGE:
-		if (c->classic != NULL && !classic_proven(c))
+		if (c->classic != NULL && !classic_proven(c, ev->proves))
 			break;
 		p = c->peer;
 		c->undecrypt_told = FALSE;
@@ -1387,11 +1493,12 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 		conn_closed(c, ev);
 		break;
 	case PARLEY_EV_UNDECRYPTABLE:
-		/* before the caller proved anything: a wrong guess (§9), and a
-		 * stranger is closed without a word */
+		/* before the caller proved anything: a wrong guess (§9); a
+		 * caller that is no buddy was on probation, which has closed
+		 * it without a word */
 		if (!c->initiator && !c->ticket.proven) {
 			conn_verdict(c, PARLEY_GUARD_FAILED);
-			if (c->peer == NULL) {
+			if (!conn_known(c)) {
 				eng_close(c, 2);
 				break;
 			}
@@ -1411,20 +1518,22 @@ conn_handle_event(ParleyConn *c, ParleyEvent *ev)
 }
 
 /* Classic, incoming: the caller had PARLEY_CLASSIC_PROOF_MS to send a
- * frame that decrypts.  Its guard slot goes (no verdict); a stranger is
- * closed, a known peer's connection stays (the user may be slow to
- * write). */
+ * frame that decrypts.  One that is no buddy is closed, and that counts
+ * as a failed guess; a buddy's connection stays (its user may be slow to
+ * write), and its guard slot goes with no verdict. */
 static void
 conn_check_proof(ParleyConn *c)
 {
 	if (c->proof_deadline == 0 || now_ms() < c->proof_deadline)
 		return;
 	c->proof_deadline = 0;
-	conn_verdict(c, PARLEY_GUARD_ABORTED);
-	if (c->peer == NULL) {
+	if (!conn_known(c)) {
 		purple_debug_info(PARLEY_DEBUG, "conn %u: classic caller proved nothing in "
 		                  "time: closed\n", c->id);
+		conn_verdict(c, PARLEY_GUARD_FAILED);
 		eng_close(c, 2);
+	} else {
+		conn_verdict(c, PARLEY_GUARD_ABORTED);
 	}
 }
 
@@ -1507,7 +1616,7 @@ conn_destroy(ParleyConn *c)
 		if (c->peer->dialing == c)
 			c->peer->dialing = NULL;
 	}
-	conn_verdict(c, c->hs2_sent ? PARLEY_GUARD_FAILED : PARLEY_GUARD_ABORTED);
+	conn_verdict(c, conn_unfinished_verdict(c));
 	parley_admit_ticket_clear(pa->admission, &c->ticket, now_ms());
 	conn_forget_sid(c);
 	kdf_detach(c);
@@ -1702,6 +1811,11 @@ listen_accept_cb(gpointer data, gint fd, PurpleInputCondition cond)
 			                           PARLEY_CLASSIC_PROOF_MS);
 		}
 		conn_start_session(c);
+		if (pa->classic && !conn_known(c)) {
+			/* one guess per connection, no key of its choosing */
+			parley_classic_set_probation(c->classic);
+			c->counts_as_guess = TRUE;
+		}
 		c->read_watch = purple_input_add(cfd, PURPLE_INPUT_READ, conn_read_cb, c);
 		conn_process(c);
 	}
@@ -2141,10 +2255,11 @@ parley_account_passphrase_changed(PurpleAccount *account, const char *who)
 	ParleyPeer *p = find_peer(account, who);
 	GList *l;
 
+	/* PRS computed from the old passphrase are of no more use */
+	if (pa != NULL)
+		parley_prs_cache_clear(pa->prs_cache);
 	if (pa == NULL || p == NULL)
 		return;
-	/* PRS computed from the old passphrase are of no more use */
-	parley_prs_cache_clear(pa->prs_cache);
 	/* Handshakes under way use the old passphrase: stop them all, so no
 	 * session comes up with the passphrase the user just replaced.  Our
 	 * own abort is no failed guess of the peer's. */

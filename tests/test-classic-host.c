@@ -32,6 +32,7 @@
 #include <purple.h>
 
 #include "constants.h"
+#include "crypto.h"
 #include "host.h"
 #include "testutil.h"
 
@@ -1701,6 +1702,131 @@ test_stranger_rekey_flood(Fix *f, gconstpointer data)
 	python_to_parley(f, f->py, f->who, "after the flood");
 }
 
+/* ---- /classic-host/stranger/replay-as-proof --------------------------------- */
+
+/* Hex of one frame (length, then payload). */
+static char *
+frame_hex(const uint8_t *payload, size_t len)
+{
+	GString *s = g_string_new(NULL);
+
+	g_string_append_printf(s, "%08x", (guint) len);
+	for (size_t i = 0; i < len; i++)
+		g_string_append_printf(s, "%02x", payload[i]);
+	return g_string_free(s, FALSE);
+}
+
+/* Someone who recorded one classic session (a salt S0 and one frame under
+ * its key) but does not know the passphrase calls as a stranger, rekeys to
+ * S0 and replays the frame.  Rekeys are not authenticated, so the frame
+ * decrypts; it once counted as proof, opened a conversation and showed
+ * the replayed text.  A key of the caller's choosing proves nothing: on
+ * probation the rekey ends the connection. */
+static void
+test_stranger_replay(Fix *f, gconstpointer data)
+{
+	static const char text[] = "words recorded last week";
+	uint8_t s0[PARLEY_SALT_LEN], key[PARLEY_CLASSIC_KEY_LEN];
+	uint8_t rekey[PARLEY_CLASSIC_REKEY_TAG_LEN + PARLEY_SALT_LEN];
+	uint8_t payload[PARLEY_CLASSIC_NONCE_LEN + PARLEY_GCM_TAG_LEN + sizeof(text) - 1];
+	guint m = host_mark();
+	char *h1, *h2;
+
+	/* the recording: a salt, and one frame under its key */
+	parley_random_bytes(s0, sizeof(s0));
+	g_assert_true(parley_pbkdf2_sha256(PASSPHRASE, strlen(PASSPHRASE), s0, sizeof(s0),
+	                                   PARLEY_CLASSIC_ITERATIONS, key, sizeof(key)));
+	parley_random_bytes(payload, PARLEY_CLASSIC_NONCE_LEN);
+	g_assert_true(parley_aes_gcm_seal(key, sizeof(key), payload, NULL, 0, text,
+	                                  sizeof(text) - 1,
+	                                  payload + PARLEY_CLASSIC_NONCE_LEN + PARLEY_GCM_TAG_LEN,
+	                                  payload + PARLEY_CLASSIC_NONCE_LEN));
+	memcpy(rekey, PARLEY_CLASSIC_REKEY_TAG, PARLEY_CLASSIC_REKEY_TAG_LEN);
+	memcpy(rekey + PARLEY_CLASSIC_REKEY_TAG_LEN, s0, sizeof(s0));
+	h1 = frame_hex(rekey, sizeof(rekey));
+	h2 = frame_hex(payload, sizeof(payload));
+
+	/* the replayer knows no passphrase: it only reads the salt */
+	f->py = peer_connect("replayer", "not the passphrase", 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	peer_cmd(f->py, "raw %s%s", h1, h2);
+	g_assert_true(peer_wait(f->py, 0, "closed", T_SESSION));
+	host_run_for(T_QUIET);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	g_assert_null(purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, f->who, f->acct));
+	g_assert_true(purple_account_is_connected(f->acct));
+	g_free(h1);
+	g_free(h2);
+	parley_wipe(key, sizeof(key));
+}
+
+/* ---- /classic-host/stranger/one-guess-per-connection -------------------- */
+
+/* A stranger's unreadable frame ends its connection, and nothing after it
+ * in the same read is looked at: once a batch of guesses with the right
+ * one last showed that one. */
+static void
+test_stranger_one_guess(Fix *f, gconstpointer data)
+{
+	guint m = host_mark();
+	GString *raw = g_string_new("raw ");
+	uint8_t junk[64];
+	char *h;
+
+	f->py = peer_connect("py", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	/* a wrong guess (junk that does not decrypt), then the right words
+	 * right behind it */
+	parley_random_bytes(junk, sizeof(junk));
+	h = frame_hex(junk, sizeof(junk));
+	g_string_append(raw, h);
+	g_free(h);
+	peer_cmd(f->py, "%s", raw->str);
+	peer_say(f->py, "the right one, after a wrong one");
+	g_string_free(raw, TRUE);
+	host_run_for(T_QUIET * 4);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	g_assert_null(purple_find_conversation_with_account(PURPLE_CONV_TYPE_IM, f->who, f->acct));
+}
+
+/* ---- /classic-host/stranger/old-entry-is-no-buddy --------------------------- */
+
+/* After a stranger's session from an address, the next caller from there
+ * is still a stranger (its entry is no buddy): on probation, and closed
+ * without a word at its first unreadable frame; and the entry is never
+ * dialled when the user writes to it. */
+static void
+test_stranger_old_entry(Fix *f, gconstpointer data)
+{
+	guint m, dials;
+
+	f->py = peer_connect("py", PASSPHRASE, 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	python_to_parley(f, f->py, f->who, "a stranger, with the passphrase");
+	STOP_IF_FAILED();
+	m = host_mark();
+	peer_stop(f->py);
+	f->py = NULL;
+	wait_ended(f, m);
+
+	m = host_mark();
+	f->py = peer_connect("py-2", "a guess", 1, host_account_port(f->acct));
+	g_assert_true(peer_wait(f->py, 0, "key-ready", T_SESSION));
+	peer_say(f->py, "guessing");
+	g_assert_true(peer_wait(f->py, 0, "closed", T_SESSION));
+	host_run_for(T_QUIET);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, NULL, 0, NULL));
+	peer_stop(f->py);
+	f->py = NULL;
+
+	/* the original tool listens only when started so: Parley waits for
+	 * the stranger to call again rather than dial its address */
+	dials = host_dials();
+	host_send_im(f->acct, f->who, "are you there?");
+	host_run_for(1000);
+	g_assert_cmpuint(host_dials(), ==, dials);
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 int
@@ -1774,6 +1900,12 @@ main(int argc, char **argv)
 	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
 	CASE_LISTENS("/classic-host/stranger/rekey-flood", test_stranger_rekey_flood, .window = 1,
 	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
+	CASE_LISTENS("/classic-host/stranger/replay-as-proof", test_stranger_replay, .window = 1,
+	             .stranger = TRUE, .no_peer = TRUE);
+	CASE_LISTENS("/classic-host/stranger/one-guess-per-connection", test_stranger_one_guess,
+	             .window = 1, .stranger = TRUE, .no_peer = TRUE);
+	CASE_LISTENS("/classic-host/stranger/old-entry-is-no-buddy", test_stranger_old_entry,
+	             .window = 1, .stranger = TRUE, .no_peer = TRUE);
 
 	rc = g_test_run();
 	host_shutdown();

@@ -1836,6 +1836,42 @@ out:
 	g_free(who);
 }
 
+/* ---- /hostile/buddy-dialled-though-it-called-without-port ------------------ */
+
+/* A buddy that once called announcing no listen port is still a buddy:
+ * what the user writes to it dials the address the user gave (only a
+ * stranger's entry is left to call back). */
+static void
+test_buddy_still_dialled(Fix *f, gconstpointer data)
+{
+	char *who = atk_ip(f, 4);
+	guint since, dials;
+	RawSession s;
+	RawConn *c;
+
+	if (!f->ready)
+		goto out;
+	host_add_buddy(f->victim, who);
+	host_run_for(300);
+	c = atk(f, 4);
+	raw_session_init(&s, c);
+	since = host_mark();
+	g_assert_true(raw_session_handshake(&s, "buddy", 0, atk_salt, ITERATIONS, atk_prs,
+	                                    T_SESSION));
+	g_assert_true(raw_session_send_msg(&s, "calling without a listen port"));
+	g_assert_nonnull(host_wait(since, HOST_EV_MESSAGE, f->victim, who, PURPLE_MESSAGE_RECV,
+	                           "calling without a listen port", T_MESSAGE));
+	raw_session_clear(&s);
+	atk_close(f, c);
+	host_run_for(300);
+	dials = host_dials();
+	host_send_im(f->victim, who, "I will call you");
+	host_run_for(500);
+	g_assert_cmpuint(host_dials(), >, dials);
+out:
+	g_free(who);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1888,6 +1924,8 @@ main(int argc, char **argv)
 	HOSTILE_TEST("/hostile/unauthenticated-text", test_unauthenticated_text);
 	HOSTILE_TEST("/hostile/lost-closed", test_lost_closed);
 	HOSTILE_TEST("/hostile/no-redial-storm", test_no_redial_storm);
+	HOSTILE_TEST("/hostile/buddy-dialled-though-it-called-without-port",
+	             test_buddy_still_dialled);
 
 	rc = g_test_run();
 	parley_wipe(atk_prs, sizeof(atk_prs));

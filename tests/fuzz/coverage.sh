@@ -17,9 +17,15 @@ out=build/fuzz/cov
 targets=${FUZZ_TARGETS:-"fuzz_frame fuzz_responder fuzz_initiator fuzz_records fuzz_classic"}
 core="src/errors.c src/event.c src/crypto.c src/frame.c src/handshake.c
       src/record.c src/session.c src/classic.c"
+# The field arithmetic of the constant-time Elligator 2 map (§10), once
+# the tree has it.
+[ -f src/field25519.c ] && core="$core src/field25519.c"
 cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
         -iquote src $(pkg-config --cflags glib-2.0) $(libgcrypt-config --cflags)"
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
+# as run.sh builds them (fuzz-memo.h)
+memo="tests/fuzz/fuzz-memo.c -Wl,--wrap=parley_x25519
+      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator"
 profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
 cov=$(command -v llvm-cov || command -v llvm-cov-14)
 
@@ -34,7 +40,7 @@ mkdir -p "$out"
 objs=""
 for t in $targets; do
 	# shellcheck disable=SC2086
-	$CC $cflags -o "$out/$t" "tests/fuzz/$t.c" $core $libs
+	$CC $cflags -o "$out/$t" "tests/fuzz/$t.c" $memo $core $libs
 	LLVM_PROFILE_FILE="$out/$t.profraw" "./$out/$t" -runs=0 "$root/$t" \
 		>"$out/$t.log" 2>&1
 	"$profdata" merge -o "$out/$t.profdata" "$out/$t.profraw"

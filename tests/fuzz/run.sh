@@ -5,7 +5,9 @@
 #   tests/fuzz/run.sh [SECONDS]
 #
 # Each target is compiled with clang -fsanitize=fuzzer,address,undefined
-# straight from the core sources into build/fuzz/ (no configure needed).
+# straight from the core sources into build/fuzz/ (no configure needed),
+# with fuzz-memo.c standing in front of X25519 and the CPace generator
+# (fuzz-memo.h: the same results, each computed once per process).
 # The committed seed corpus tests/fuzz/corpus/<target>/ is copied to a
 # scratch working corpus build/fuzz/work/<target>/ that the run grows; the
 # committed one is never written.  Crash, leak and timeout inputs land in
@@ -31,11 +33,17 @@ esac
 # The core without I/O, and nothing else (no libpurple, no threads).
 core="src/errors.c src/event.c src/crypto.c src/frame.c src/handshake.c
       src/record.c src/session.c src/classic.c"
+# The field arithmetic of the constant-time Elligator 2 map (§10), once
+# the tree has it.
+[ -f src/field25519.c ] && core="$core src/field25519.c"
 sanitize="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 cflags="-g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Wno-unused-parameter
         -Wno-unused-function -iquote src $(pkg-config --cflags glib-2.0)
         $(libgcrypt-config --cflags)"
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
+# fuzz-memo.h: every call to these reaches tests/fuzz/fuzz-memo.c first.
+memo="tests/fuzz/fuzz-memo.c -Wl,--wrap=parley_x25519
+      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "run.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2
@@ -57,7 +65,7 @@ rm -f "$out/probe" "$out/probe.c"
 echo "== building into $out/"
 for t in $targets; do
 	# shellcheck disable=SC2086 # word splitting of the flag lists is wanted
-	$CC $sanitize $cflags -o "$out/$t" "tests/fuzz/$t.c" $core $libs ||
+	$CC $sanitize $cflags -o "$out/$t" "tests/fuzz/$t.c" $memo $core $libs ||
 		{ echo "run.sh: building $t failed" >&2; exit 1; }
 done
 [ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0

@@ -1,9 +1,9 @@
 /*
- * fuzz-common.h - what the libFuzzer targets in tests/fuzz/ share: the
- * fixed inputs of handshake 0 of tests/data/parley-v1.json and the keys
- * of classic.json, deterministic randomness, the input cursor and the
- * "script" reader of the session targets, and the checks every target
- * applies to events and output.
+ * fuzz-common.h - what the libFuzzer targets in tests/fuzz/ share: the keys
+ * of tests/data/classic.json, deterministic randomness, the input cursor
+ * and the "script" reader of the session targets, and the checks every
+ * target applies to events and output.  (The native handshake's vectors
+ * and set-up are in fuzz-handshake.h.)
  *
  * Header-only (static functions) so each target is one translation unit
  * built with the core sources; run.sh compiles them, nothing else does.
@@ -37,43 +37,7 @@
 	} \
 } G_STMT_END
 
-/* ---- the vectors (tests/data/parley-v1.json, handshake 0 "ascii") ------ */
-
-#define FZ_HS0_SALT    "7672cc30c3d836530db7a34da472cfeb"
-#define FZ_HS0_ITER    200000u
-#define FZ_HS0_SID     "d3fb89eddfba1497fb07cf450b69bee6"
-#define FZ_HS0_YA      "ac6d840a5696db6a8e06822cc6faf63dae49b6a3d5cfd4fa177279537d07e315"
-#define FZ_HS0_YB      "09ac528357a2161be37574c55db1309606570353c0b6f2a1b7b9d9b4262d58b9"
-#define FZ_HS0_NAME_I  "alice"
-#define FZ_HS0_NAME_R  "bob"
-#define FZ_HS0_PORT    5000
-#define FZ_HS0_PRS     "d31343894e197f662ffaed937c41c01e340a9713c3632131146ff8a8f4fffedc"
-#define FZ_HS0_KEY_IR  "5bbe001ad42d32e290475480bb2a8ce4b732f67203941202a337f6c84beb98ba"
-#define FZ_HS0_IV_IR   "b6e7b3ff98ca61459f765a3f"
-#define FZ_HS0_KEY_RI  "aaec478eae0f26aa36f2ef8c48290cac6ed19d91c8904e3eb8d867c7722345cd"
-#define FZ_HS0_IV_RI   "9da325aacd2a3fe5f3248ac8"
-#define FZ_HS0_CHAIN   "810aa0bca608c49a32f272be9d741686c7ca4c2dcb88c0eaf1ef98d6982109af"
-#define FZ_HS0_CODE    "172 767"
-#define FZ_HS0_HS1     "0000005250524c590101d3fb89eddfba1497fb07cf450b69bee67eb597b35a368216" \
-                       "ee42a4655915906910e2b0246a92cad19486cbd93f1f23607672cc30c3d836530db7" \
-                       "a34da472cfeb00030d40138805616c696365"
-#define FZ_HS0_HS2     "0000006a50524c5901026b055b73143c8f19b62ce1ed37d89612a8f131b8cb1daa96" \
-                       "849462a74d8c275903626f620d89973a41ae3af758670f8589a91b4187a39f41ad79" \
-                       "ac65d0a5ca028a9d79e782cb76a6f2bb670db1eb0d44b4b05c7fe0f57d71b493498a" \
-                       "5d752d7b40b1ec08"
-#define FZ_HS0_HS3     "0000004650524c59010336847f1826bab93650737563e9392d77229ba6af39d8bd55" \
-                       "b9eb9d2b0c475b71fe2ec78b83654fd995c5a02a8b08286ed512b718f4ceb9044a4d" \
-                       "3d890612cf6b"
-/* The conversation's ephemeral scalars, in the order each side draws them
- * when driven as the conversation seeds do (steps 11, 18, 21 for I;
- * 12, 17, 22, 23 for R). */
-#define FZ_CONV_E_I    { "0cf782d7492fb4de94e39069b3244a1b1201bd3d7a4586e6bafa865ed4bc4a8f", \
-                         "4d1a35703861513162ab9bd392dd3239059d5c749110aaaa1c3934651e766d9b", \
-                         "8c180f67a648744a2af4bc90cfad57c8a933933405a27b1cd3afc0c2020f1834" }
-#define FZ_CONV_E_R    { "db45ce1caf11dd6558457e3004fe4325417e8d6c26a72907f0cd0738072c096a", \
-                         "f2d4c837136777b66c00567f226d037d1a796609106c9148f99b1023fa382475", \
-                         "410617748336b16d1d51c018593ddf0e6b14884fad128d02d5f8c11a2c194094", \
-                         "8b08a362a1d01b43619acd0fd43b098abedb395ff286a909b3c11dd2539ddcef" }
+/* ---- the vectors of classic mode (the native ones: fuzz-handshake.h) -- */
 
 /* tests/data/classic.json: every salt of the two sessions and its key. */
 #define FZ_CLASSIC_KEYS { \
@@ -118,8 +82,10 @@ fz_init(void)
 /* ---- deterministic randomness ----------------------------------------- */
 
 /* A queue of exact values, each handed out only to a draw of its length
- * (so a 32-byte scalar is not eaten by an 8-byte PING nonce), then a
- * splitmix64 stream.  Reset for every input: runs are reproducible. */
+ * (so a 32-byte scalar is not eaten by an 8-byte PING nonce), then
+ * scalars (32-byte draws) from the fixed set below and everything else
+ * from a splitmix64 stream.  Reset for every input: runs are
+ * reproducible. */
 #define FZ_RAND_MAX_FIXED 8
 
 typedef struct {
@@ -127,23 +93,8 @@ typedef struct {
 	size_t fixed_len[FZ_RAND_MAX_FIXED];
 	guint n_fixed, next_fixed;
 	uint64_t state;
+	guint next_scalar;
 } FzRandom;
-
-static void
-fz_random_init(FzRandom *r, uint64_t seed)
-{
-	memset(r, 0, sizeof(*r));
-	r->state = seed;
-}
-
-static void
-fz_random_push_hex(FzRandom *r, const char *hex)
-{
-	FZ_CHECK(r->n_fixed < FZ_RAND_MAX_FIXED && strlen(hex) <= 64);
-	r->fixed_len[r->n_fixed] = strlen(hex) / 2;
-	fz_unhex(hex, r->fixed[r->n_fixed], r->fixed_len[r->n_fixed]);
-	r->n_fixed++;
-}
 
 static uint64_t
 fz_splitmix(uint64_t *s)
@@ -155,6 +106,44 @@ fz_splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* Scalar i % FZ_SCALARS of a fixed set: the ephemeral scalars the session
+ * targets draw (after the vectors') and the fuzz_records mirror picks.
+ * Any 32 bytes are a valid X25519 scalar, so which one is drawn changes
+ * no path through the core; there are few so that fuzz-memo.c computes
+ * each X25519 they take part in once per process, not once per input. */
+#define FZ_SCALARS 16
+
+static void
+fz_scalar(guint i, uint8_t out[32])
+{
+	uint64_t s = 0x5343414c4152ULL + (i % FZ_SCALARS) * 0x1000;
+
+	for (guint k = 0; k < 4; k++) {
+		uint64_t v = fz_splitmix(&s);
+
+		memcpy(out + 8 * k, &v, 8);
+	}
+}
+
+/* Each stream starts at its own place in the scalar set (seed % 16), so
+ * two streams do not draw the same scalars at the same time. */
+static void
+fz_random_init(FzRandom *r, uint64_t seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = seed;
+	r->next_scalar = (guint) (seed % FZ_SCALARS);
+}
+
+static void
+fz_random_push_hex(FzRandom *r, const char *hex)
+{
+	FZ_CHECK(r->n_fixed < FZ_RAND_MAX_FIXED && strlen(hex) <= 64);
+	r->fixed_len[r->n_fixed] = strlen(hex) / 2;
+	fz_unhex(hex, r->fixed[r->n_fixed], r->fixed_len[r->n_fixed]);
+	r->n_fixed++;
+}
+
 static void
 fz_random(void *buf, size_t len, gpointer data)
 {
@@ -164,6 +153,10 @@ fz_random(void *buf, size_t len, gpointer data)
 	if (r->next_fixed < r->n_fixed && r->fixed_len[r->next_fixed] == len) {
 		memcpy(buf, r->fixed[r->next_fixed], len);
 		r->next_fixed++;
+		return;
+	}
+	if (len == PARLEY_SCALAR_LEN) {
+		fz_scalar(r->next_scalar++, buf);
 		return;
 	}
 	for (size_t i = 0; i < len; i++) {

@@ -18,6 +18,7 @@
  * bytes (0xffff: one byte too long), 6 typing, 7 rekey, 8 ping,
  * 9 close(arg), 10 eof.
  *
+ * The handshake's inputs, frames and set-up are fuzz-handshake.h's.
  * The randomness is the vectors': sid and ya for I, yb for R, then the
  * conversation's ephemeral scalars in the order that side draws them, so
  * a seed made of the real frames (with rekey actions where the
@@ -31,8 +32,7 @@
 #ifndef PARLEY_FUZZ_SESSION_H
 #define PARLEY_FUZZ_SESSION_H
 
-#include "fuzz-common.h"
-#include "session.h"
+#include "fuzz-handshake.h"
 
 typedef struct {
 	ParleySession *s;
@@ -43,21 +43,16 @@ typedef struct {
 	guint kdf_pending;          /* id of the NEED_KDF not yet answered */
 	gboolean established_seen;
 	gboolean closed_seen;
-	gboolean expect_hs3;        /* I: HS3 must be the next output */
+	const uint8_t *expect;      /* the vectors' frame that must be the */
+	size_t expect_len;          /* next output (fuzz-handshake.h) */
 	guint64 msg_counter;
 } FzSession;
-
-static uint8_t fz_prs[PARLEY_PRS_LEN];
-static uint8_t fz_hs1[PARLEY_FRAME_HEADER_LEN + 82];
-static uint8_t fz_hs3[PARLEY_FRAME_HEADER_LEN + 70];
 
 static void
 fz_session_init_once(void)
 {
 	fz_init();
-	fz_unhex(FZ_HS0_PRS, fz_prs, sizeof(fz_prs));
-	fz_unhex(FZ_HS0_HS1, fz_hs1, sizeof(fz_hs1));
-	fz_unhex(FZ_HS0_HS3, fz_hs3, sizeof(fz_hs3));
+	fz_hs_init_once();
 }
 
 static void
@@ -68,17 +63,18 @@ fz_session_provide(FzSession *f, guint id, const uint8_t *prs)
 		f->kdf_pending = 0;
 }
 
-/* Output: whole frames; I's HS1 and HS3 are the vectors'. */
+/* Output: whole frames; the handshake frames a side writes are the
+ * vectors'. */
 static void
 fz_session_output(FzSession *f)
 {
 	GByteArray *out = parley_session_output(f->s);
 
 	fz_check_frames(out->data, out->len);
-	if (f->expect_hs3) {
-		FZ_CHECK(out->len >= sizeof(fz_hs3) &&
-		         memcmp(out->data, fz_hs3, sizeof(fz_hs3)) == 0);
-		f->expect_hs3 = FALSE;
+	if (f->expect != NULL) {
+		FZ_CHECK(out->len >= f->expect_len &&
+		         memcmp(out->data, f->expect, f->expect_len) == 0);
+		f->expect = NULL;
 	}
 	if (f->closed_seen)
 		FZ_CHECK(parley_session_state(f->s) == PARLEY_SESSION_CLOSED);
@@ -108,8 +104,8 @@ fz_session_drain(FzSession *f)
 			FZ_CHECK(strcmp(ev.peer_name, f->initiator ? FZ_HS0_NAME_R
 			                                           : FZ_HS0_NAME_I) == 0);
 			f->established_seen = TRUE;
-			if (f->initiator)
-				f->expect_hs3 = TRUE;
+			f->expect = fz_hs_established_output(f->initiator,
+			                                     &f->expect_len);
 			break;
 		case PARLEY_EV_MESSAGE:
 		case PARLEY_EV_ACK:
@@ -133,7 +129,7 @@ fz_session_drain(FzSession *f)
 		FZ_CHECK(parley_session_state(f->s) == PARLEY_SESSION_HANDSHAKE);
 
 	if (f->auto_prs && f->kdf_pending != 0 && !f->closed_seen)
-		fz_session_provide(f, f->kdf_pending, fz_prs);
+		fz_session_provide(f, f->kdf_pending, fz_hs_prs);
 }
 
 /* Drain until quiet (answering a NEED_KDF makes output, and may fail). */
@@ -161,13 +157,13 @@ fz_session_action(FzSession *f, guint op, guint arg)
 	switch (op % 11) {
 	case 0:
 		if (f->kdf_pending != 0)
-			fz_session_provide(f, f->kdf_pending, fz_prs);
+			fz_session_provide(f, f->kdf_pending, fz_hs_prs);
 		break;
 	case 1:
 		if (f->kdf_pending != 0) {
 			uint8_t wrong[PARLEY_PRS_LEN];
 
-			memcpy(wrong, fz_prs, sizeof(wrong));
+			memcpy(wrong, fz_hs_prs, sizeof(wrong));
 			wrong[arg % sizeof(wrong)] ^= (uint8_t) (1 + (arg >> 8));
 			fz_session_provide(f, f->kdf_pending, wrong);
 		}
@@ -176,7 +172,7 @@ fz_session_action(FzSession *f, guint op, guint arg)
 		/* a late or unknown id changes nothing */
 		guint id = f->kdf_pending + 1 + arg % 3;
 
-		parley_session_provide_prs(f->s, id, fz_prs, f->now);
+		parley_session_provide_prs(f->s, id, fz_hs_prs, f->now);
 		FZ_CHECK(parley_session_output(f->s)->len == 0);
 		FZ_CHECK(parley_session_state(f->s) ==
 		         (closed ? PARLEY_SESSION_CLOSED : est ? PARLEY_SESSION_ESTABLISHED
@@ -265,7 +261,6 @@ fz_session_run(gboolean initiator, const uint8_t *data, size_t size)
 	guint cfg = fz_u8(&in);
 	static const guint rekey_n[] = { 0, 1, 3, 20 };
 	ParleySessionConfig sc = { 0 };
-	uint8_t salt[PARLEY_SALT_LEN];
 	FzSession f;
 	FzStep st;
 
@@ -274,45 +269,43 @@ fz_session_run(gboolean initiator, const uint8_t *data, size_t size)
 	f.now = 1000000;
 	f.auto_prs = !(cfg & 0x02);
 	fz_random_init(&f.rnd, 0x5041524c4559ULL);
+	fz_hs_random(&f.rnd, initiator);
 	if (initiator) {
-		fz_random_push_hex(&f.rnd, FZ_HS0_SID);
-		fz_random_push_hex(&f.rnd, FZ_HS0_YA);
 		for (guint i = 0; i < G_N_ELEMENTS(e_i); i++)
 			fz_random_push_hex(&f.rnd, e_i[i]);
 	} else {
-		fz_random_push_hex(&f.rnd, FZ_HS0_YB);
 		for (guint i = 0; i < G_N_ELEMENTS(e_r); i++)
 			fz_random_push_hex(&f.rnd, e_r[i]);
 	}
-	fz_unhex(FZ_HS0_SALT, salt, sizeof(salt));
 
-	sc.initiator = initiator;
-	sc.name = initiator ? FZ_HS0_NAME_I : FZ_HS0_NAME_R;
-	sc.listen_port = FZ_HS0_PORT;
-	sc.salt = salt;
-	sc.iterations = FZ_HS0_ITER;
+	fz_hs_config(&sc, initiator);
 	sc.rekey_messages = rekey_n[(cfg >> 2) & 3];
 	sc.rekey_minutes = (cfg & 0x10) ? 1 : 0;
 	sc.random = fz_random;
 	sc.random_data = &f.rnd;
+	/* the set-up every input repeats: its arithmetic is kept (fuzz-memo.h) */
+	fz_memo_pin(TRUE);
 	f.s = parley_session_new(&sc, f.now);
 	FZ_CHECK(f.s != NULL);
 	FZ_CHECK(parley_session_is_initiator(f.s) == initiator);
 
-	/* I: asks for PRS at once; given it, HS1 is the vectors' frame */
+	/* I asks for its PRS at once; given it, what a side writes before
+	 * any input is the vectors' (I: HS1, fuzz-handshake.h) */
 	fz_session_drain(&f);
-	if (initiator) {
-		GByteArray *out = parley_session_output(f.s);
-
+	if (initiator)
 		FZ_CHECK(f.kdf_pending != 0 || f.auto_prs);
-		if (f.auto_prs) {
-			FZ_CHECK(out->len == sizeof(fz_hs1) &&
-			         memcmp(out->data, fz_hs1, sizeof(fz_hs1)) == 0);
-			FZ_CHECK(memcmp(parley_session_sid(f.s), fz_hs1 + 10,
-			                PARLEY_SID_LEN) == 0);
-		}
+	if (f.auto_prs) {
+		GByteArray *out = parley_session_output(f.s);
+		size_t len;
+		const uint8_t *first = fz_hs_first_output(initiator, &len);
+
+		FZ_CHECK(out->len == len &&
+		         (len == 0 || memcmp(out->data, first, len) == 0));
 	}
+	if (initiator)
+		FZ_CHECK(memcmp(parley_session_sid(f.s), fz_hs_sid, PARLEY_SID_LEN) == 0);
 	fz_session_settle(&f);
+	fz_memo_pin(FALSE);
 
 	for (fz_next_step(&in, cfg & 0x01, &st); st.kind != FZ_STEP_END;
 	     fz_next_step(&in, cfg & 0x01, &st)) {

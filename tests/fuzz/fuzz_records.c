@@ -1,11 +1,17 @@
 /*
  * fuzz_records.c - the record layer of an established native session
  * (§§6-8).  The session under test, S, is brought to ESTABLISHED by the
- * vector handshake (handshake 0: the responder fed HS1, the PRS and HS3,
- * or with cfg 0x40 the initiator given the PRS and fed HS2), then it is
+ * vector handshake (handshake 0, as fz_hs_establish() in fuzz-handshake.h
+ * drives it: the responder, or with cfg 0x40 the initiator), then it is
  * fed records sealed by the harness with the real epoch-0 keys, so the
  * fuzzer reaches inner types, ACKs, PING/PONG, BYE and rekeys instead of
- * failing at the tag.
+ * failing at the tag.  That starting state is built once per process; each
+ * input replays it with the handshake's arithmetic memoised (fuzz-memo.h).
+ * Every rekey scalar, S's or the mirror's, is one of fz_scalar()'s 16, so
+ * their X25519 are memoised too: an input pays for X25519 only when it
+ * seals a point of its own (a raw REKEY or REKEY_ACK body).  Which valid
+ * scalar a side uses changes no path through S; invalid and low-order
+ * points come as raw bodies.
  *
  * The harness plays S's peer as a "mirror": a second, independent
  * implementation of the other role's side of §§6-8 on record.h (its own
@@ -29,7 +35,8 @@
  * Ops (first byte % 16), with their operands:
  *    0 SEAL type(1) len(1) body     any inner type and body
  *    1 MSG len(2) text              a MSG with the next msg_id
- *    2 REKEY e(32)                  the mirror asks for a rekey
+ *    2 REKEY e(1)                   the mirror asks for a rekey, with
+ *                                   scalar e % 16 of fz_scalar()'s set
  *    3 READ                         the mirror reads S's output
  *    4 RAW_FRAME len(1) bytes       a frame of 1 + len raw bytes
  *    5 RAW_BYTES len(1) bytes       raw bytes, no frame
@@ -45,10 +52,8 @@
  *   14 PEER_ERROR code(1) len(1) reason
  *   15 SEAL_EPOCH epoch(4) type(1)  a record whose header claims epoch
  */
-#include "fuzz-common.h"
+#include "fuzz-handshake.h"
 #include "handshake.h"
-#include "record.h"
-#include "session.h"
 
 enum {
 	INNER_MSG = 0x01,
@@ -90,12 +95,6 @@ typedef struct {
 	GByteArray *last_frame;     /* the last frame the mirror fed to S */
 	size_t split_at;            /* 0: feed the next frame whole */
 } Rec;
-
-static uint8_t hs1[PARLEY_FRAME_HEADER_LEN + 82];
-static uint8_t hs2[PARLEY_FRAME_HEADER_LEN + 106];
-static uint8_t hs3[PARLEY_FRAME_HEADER_LEN + 70];
-static uint8_t prs[PARLEY_PRS_LEN];
-static ParleyEpochKeys keys0;
 
 static void process_s_output(Rec *x);
 
@@ -516,7 +515,7 @@ do_op(Rec *x, FzIn *in)
 		/* §8: one at a time, at most one per epoch */
 		if (x->pending || x->asked_in_epoch == (gint64) x->send.epoch)
 			x->trusted = FALSE;
-		fz_fill(in, x->e, sizeof(x->e));
+		fz_scalar(fz_u8(in), x->e);
 		FZ_CHECK(parley_x25519_base(E, x->e));
 		x->pending = TRUE;
 		x->asked_in_epoch = x->send.epoch;
@@ -636,85 +635,30 @@ do_op(Rec *x, FzIn *in)
 
 /* ---- set-up: S established by the vector handshake --------------------- */
 
-static void
-drain_handshake(ParleySession *s, guint *kdf_id, gboolean *established)
-{
-	ParleyEvent ev;
-
-	while (parley_session_next_event(s, &ev)) {
-		if (ev.type == PARLEY_EV_NEED_KDF)
-			*kdf_id = ev.kdf_id;
-		if (ev.type == PARLEY_EV_ESTABLISHED) {
-			FZ_CHECK(strcmp(ev.code, FZ_HS0_CODE) == 0);
-			*established = TRUE;
-		}
-		FZ_CHECK(ev.type == PARLEY_EV_NEED_KDF || ev.type == PARLEY_EV_ESTABLISHED);
-		parley_event_clear(&ev);
-	}
-}
-
-/* Handshake 0 with S's fixed randomness: R is fed HS1, the PRS and HS3;
- * I is given the PRS and fed HS2.  S's own frames are the vectors'. */
+/* S with the policy of cfg, established (fuzz-handshake.h), and the
+ * mirror at epoch 0 as §5 derives it for the other role. */
 static void
 establish_s(Rec *x, guint cfg)
 {
 	static const guint rekey_n[] = { 0, 1, 3, 20 };
 	gboolean initiator = (cfg & 0x40) != 0;
 	ParleySessionConfig sc = { 0 };
-	GByteArray *out;
-	guint kdf_id = 0;
-	gboolean established = FALSE;
-	uint8_t salt[PARLEY_SALT_LEN];
-	ParleyEpochKeys k0 = keys0;
+	ParleyEpochKeys k0 = fz_hs_keys0;
 
 	fz_random_init(&x->s_rnd, 0x53ULL);
-	if (initiator) {
-		fz_random_push_hex(&x->s_rnd, FZ_HS0_SID);
-		fz_random_push_hex(&x->s_rnd, FZ_HS0_YA);
-	} else {
-		fz_random_push_hex(&x->s_rnd, FZ_HS0_YB);
-	}
-	fz_unhex(FZ_HS0_SALT, salt, sizeof(salt));
-	sc.initiator = initiator;
-	sc.name = initiator ? FZ_HS0_NAME_I : FZ_HS0_NAME_R;
-	sc.listen_port = FZ_HS0_PORT;
-	sc.salt = salt;
-	sc.iterations = FZ_HS0_ITER;
+	fz_hs_random(&x->s_rnd, initiator);
+	fz_hs_config(&sc, initiator);
 	sc.rekey_messages = rekey_n[cfg & 3];
 	sc.rekey_minutes = (cfg & 0x04) ? 1 : 0;
 	sc.random = fz_random;
 	sc.random_data = &x->s_rnd;
 	x->s = parley_session_new(&sc, x->now);
 	FZ_CHECK(x->s != NULL);
-	out = parley_session_output(x->s);
+	fz_hs_establish(x->s, initiator, x->now);
 
-	if (initiator) {
-		drain_handshake(x->s, &kdf_id, &established);
-		FZ_CHECK(kdf_id != 0);
-		parley_session_provide_prs(x->s, kdf_id, prs, x->now);
-		FZ_CHECK(out->len == sizeof(hs1) && memcmp(out->data, hs1, sizeof(hs1)) == 0);
-		g_byte_array_set_size(out, 0);
-		parley_session_feed(x->s, hs2, sizeof(hs2), x->now);
-		FZ_CHECK(out->len == sizeof(hs3) && memcmp(out->data, hs3, sizeof(hs3)) == 0);
-	} else {
-		parley_session_feed(x->s, hs1, sizeof(hs1), x->now);
-		drain_handshake(x->s, &kdf_id, &established);
-		FZ_CHECK(kdf_id != 0);
-		parley_session_provide_prs(x->s, kdf_id, prs, x->now);
-		FZ_CHECK(out->len == sizeof(hs2) && memcmp(out->data, hs2, sizeof(hs2)) == 0);
-		g_byte_array_set_size(out, 0);
-		parley_session_feed(x->s, hs3, sizeof(hs3), x->now);
-		FZ_CHECK(out->len == 0);
-	}
-	g_byte_array_set_size(out, 0);
-	drain_handshake(x->s, &kdf_id, &established);
-	FZ_CHECK(established);
-	FZ_CHECK(parley_session_state(x->s) == PARLEY_SESSION_ESTABLISHED);
-
-	/* the mirror: the other role, epoch 0 as §5 derives it */
 	x->mirror_i = !initiator;
 	mirror_set_keys(x, &k0, &x->recv, 0);
-	memcpy(x->chain, keys0.chain, sizeof(x->chain));
+	memcpy(x->chain, k0.chain, sizeof(x->chain));
 	parley_epoch_keys_clear(&k0);
 	x->asked_in_epoch = x->answered_in_epoch = -1;
 	x->trusted = TRUE;
@@ -753,15 +697,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void) argc;
 	(void) argv;
 	fz_init();
-	fz_unhex(FZ_HS0_HS1, hs1, sizeof(hs1));
-	fz_unhex(FZ_HS0_HS2, hs2, sizeof(hs2));
-	fz_unhex(FZ_HS0_HS3, hs3, sizeof(hs3));
-	fz_unhex(FZ_HS0_PRS, prs, sizeof(prs));
-	fz_unhex(FZ_HS0_KEY_IR, keys0.key_IR, sizeof(keys0.key_IR));
-	fz_unhex(FZ_HS0_IV_IR, keys0.iv_IR, sizeof(keys0.iv_IR));
-	fz_unhex(FZ_HS0_KEY_RI, keys0.key_RI, sizeof(keys0.key_RI));
-	fz_unhex(FZ_HS0_IV_RI, keys0.iv_RI, sizeof(keys0.iv_RI));
-	fz_unhex(FZ_HS0_CHAIN, keys0.chain, sizeof(keys0.chain));
+	fz_hs_init_once();
 	return 0;
 }
 

@@ -7,8 +7,9 @@ reads tests/data/parley-v1.json and tests/data/classic.json and rewrites
 tests/fuzz/corpus/<target>/ (one small file per seed, named after what it
 holds).  The input formats are described at the top of each target
 (fuzz_frame.c, fuzz-session.h, fuzz_records.c, fuzz_classic.c).  It also
-checks that the constants compiled into the targets (fuzz-common.h) are the
-vectors' values.  Standard library only.
+checks that the constants compiled into the targets are the
+vectors' values (fuzz-handshake.h: the native handshake's; fuzz-common.h:
+classic mode's).  Standard library only.
 """
 import json
 import os
@@ -56,8 +57,10 @@ class Writer:
 # ---- the constants compiled into the targets ------------------------------
 
 def check_constants(v, c):
-    with open(os.path.join(HERE, "fuzz-common.h")) as f:
-        src = f.read()
+    src = ""
+    for header in ("fuzz-handshake.h", "fuzz-common.h"):
+        with open(os.path.join(HERE, header)) as f:
+            src += f.read()
     # join the C string literals of each #define
     defs = {}
     for m in re.finditer(r'#define (FZ_\w+)\s+((?:"[^"]*"\s*\\?\s*)+)', src):
@@ -76,7 +79,7 @@ def check_constants(v, c):
         want["FZ_HS0_" + k.upper()] = hs["keys"][k]
     for name, value in want.items():
         if defs.get(name) != value:
-            sys.exit("make-corpus.py: %s in fuzz-common.h is not the vectors' %r"
+            sys.exit("make-corpus.py: %s in fuzz-handshake.h is not the vectors' %r"
                      % (name, value))
     if not re.search(r"FZ_HS0_ITER\s+%du" % hs["inputs"]["iterations"], src) or \
        not re.search(r"FZ_HS0_PORT\s+%d\b" % hs["inputs"]["listen_port"], src):
@@ -240,8 +243,9 @@ def r_msg(text):
     return bytes([1]) + struct.pack(">H", len(text)) + text
 
 
-def r_rekey(e):
-    return bytes([2]) + e
+def r_rekey(i):
+    """The mirror asks for a rekey with scalar i of its fixed set."""
+    return bytes([2, i])
 
 
 READ = bytes([3])
@@ -261,11 +265,11 @@ def seeds_records(v):
         + r_seal(2, b"\x01" * 8) + r_seal(3, b"\x01") + r_seal(3, b"\x07")
         + r_seal(6, b"\x32" * 8) + r_seal(7, b"\x33" * 8) + r_seal(0x42, b"future")
         + r_seal(0, b"") + READ + r_seal(8, b"\x00"),
-        "mirror-rekeys": b"\x00" + r_rekey(e[0]) + READ + r_msg(b"epoch 1")
-        + READ + r_rekey(e[1]) + READ + r_msg(b"epoch 2") + READ,
+        "mirror-rekeys": b"\x00" + r_rekey(0) + READ + r_msg(b"epoch 1")
+        + READ + r_rekey(1) + READ + r_msg(b"epoch 2") + READ,
         "s-rekeys": b"\x00" + S_REKEY + READ + r_msg(b"after") + S_REKEY
         + READ + r_send(b"s epoch 2") + READ,
-        "crossed-rekeys": b"\x00" + S_REKEY + r_rekey(e[2]) + READ
+        "crossed-rekeys": b"\x00" + S_REKEY + r_rekey(2) + READ
         + r_msg(b"tie-break") + r_send(b"s") + READ,
         "s-sends-auto-rekey": b"\x01" + r_send(b"1") + READ + r_send(b"2") + READ
         + r_send(b"3") + r_msg(b"x") + READ,
@@ -285,7 +289,7 @@ def seeds_records(v):
     w.add("bad-body-length", b"\x00" + r_seal(1, b"\x01\x02\x03"))
     w.add("rekey-ack-unasked", b"\x00" + r_seal(5, e[3]))
     w.add("rekey-raw-point", b"\x00" + r_seal(4, b"\x00" * 32))
-    w.add("rekey-twice", b"\x00" + r_rekey(e[0]) + r_rekey(e[1]) + READ)
+    w.add("rekey-twice", b"\x00" + r_rekey(0) + r_rekey(1) + READ)
     w.add("raw-frame", b"\x00" + bytes([4, 21]) + b"\x17" + b"\x00" * 21)
     w.add("raw-bytes", b"\x00" + bytes([5, 4]) + b"\xff\xff\xff\xff")
     w.add("mutate-replay", b"\x00" + r_msg(b"once") + bytes([6, 0, 9, 0]))

@@ -61,33 +61,64 @@ conn_readable(gint fd, GIOCondition cond, gpointer data)
 RawConn *
 raw_connect(const char *src_ip, guint16 port)
 {
-	struct sockaddr_in sa;
+	return raw_connect_ip(src_ip, "127.0.0.1", port);
+}
+
+/* A numeric address and port as a socket address; its length, 0 if ip is
+ * not an address. */
+static socklen_t
+sockaddr_of(const char *ip, guint16 port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+RawConn *
+raw_connect_ip(const char *src_ip, const char *dst_ip, guint16 port)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
 	RawConn *c;
 	int fd, on = 1;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = sockaddr_of(dst_ip, port, &sa);
+	g_return_val_if_fail(len != 0, NULL);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		g_test_message("socket: %s", g_strerror(errno));
 		return NULL;
 	}
 	if (src_ip != NULL) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		inet_pton(AF_INET, src_ip, &sa.sin_addr);
-		if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+		struct sockaddr_storage src;
+		socklen_t src_len = sockaddr_of(src_ip, 0, &src);
+
+		/* an address of a prefix routed to lo, not configured on it */
+		if (src.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof(on));
+		if (src_len == 0 || src.ss_family != sa.ss_family ||
+		    bind(fd, (struct sockaddr *) &src, src_len) != 0) {
 			g_test_message("bind %s: %s", src_ip, g_strerror(errno));
 			close(fd);
 			return NULL;
 		}
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* on loopback the kernel completes this from the listen backlog,
 	 * without the plugin's accept(): it does not need the main loop */
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		g_test_message("connect to port %u: %s", port, g_strerror(errno));
+	if (connect(fd, (struct sockaddr *) &sa, len) != 0) {
+		g_test_message("connect to %s port %u: %s", dst_ip, port, g_strerror(errno));
 		close(fd);
 		return NULL;
 	}

@@ -42,6 +42,11 @@ typedef struct {
  * system's choice), blocking only for the loopback connect itself.  NULL
  * (with a test message) if that failed. */
 RawConn *raw_connect(const char *src_ip, guint16 port);
+/* The same to dst_ip (numeric, IPv4 or IPv6) from src_ip (numeric, the
+ * same family; NULL: the system's choice).  An IPv6 source need not be
+ * configured, only routed to lo (IPV6_FREEBIND): test-sources.c binds
+ * any address of a documentation prefix inside its network namespace. */
+RawConn *raw_connect_ip(const char *src_ip, const char *dst_ip, guint16 port);
 /* Write all of data, waiting briefly for room when needed.  FALSE if the
  * connection is broken (the plugin closed it): hostile tests expect that. */
 gboolean raw_send(RawConn *c, const void *data, size_t len);

@@ -25,7 +25,8 @@ cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
 # as run.sh builds them (fuzz-memo.h)
 memo="tests/fuzz/fuzz-memo.c -Wl,--wrap=parley_x25519
-      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator"
+      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator
+      -Wl,--wrap=parley_epoch_keys_expand -Wl,--wrap=parley_epoch_keys_ratchet"
 profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
 cov=$(command -v llvm-cov || command -v llvm-cov-14)
 

@@ -1,17 +1,20 @@
 /*
- * fuzz-memo.c - memoised X25519 and CPace generator for the fuzz targets
- * (what and why: fuzz-memo.h).
+ * fuzz-memo.c - memoised X25519, CPace generator and key schedule for the
+ * fuzz targets (what and why: fuzz-memo.h).
  *
  * Cost on the machine the budget was set on: one X25519 (libgcrypt's
  * gcry_ecc_mul_point) takes about 115 us and one CPace generator (SHA-512
  * and the Elligator 2 map in MPI arithmetic) about 55 us, against about
  * 200 us per input for 5,000 executions per second.  A handshake costs two
- * X25519 and a generator per side, a rekey two X25519 per side.
+ * X25519 and a generator per side, a rekey two X25519 per side.  The key
+ * schedule (record.c: an epoch's five values, HKDF over libgcrypt's HMAC,
+ * a few allocations each under AddressSanitizer) is cheaper, but every
+ * input derives epoch 0 and most derive several epochs more.
  *
  * The table is 4-way set-associative (a set per hash of the arguments; a
  * new result replaces the least recently used one of its set that is not
- * pinned), so its size is fixed whatever the fuzzer tries.  Nothing here is secret:
- * the scalars are the vectors' or the input's.
+ * pinned), so its size is fixed whatever the fuzzer tries.  Nothing here is
+ * secret: the scalars and keys are the vectors' or the input's.
  */
 #include "fuzz-memo.h"
 
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "record.h"
 
 /* What run.sh's -Wl,--wrap makes of the real functions. */
 gboolean __real_parley_x25519(uint8_t out[32], const uint8_t scalar[32],
@@ -30,6 +34,19 @@ gboolean __wrap_parley_x25519(uint8_t out[32], const uint8_t scalar[32],
 gboolean __wrap_parley_x25519_base(uint8_t out[32], const uint8_t scalar[32]);
 gboolean __wrap_parley_cpace_generator(uint8_t g[32], const void *prs,
                                        size_t prs_len, const uint8_t sid[16]);
+__typeof__(parley_epoch_keys_expand) __real_parley_epoch_keys_expand;
+__typeof__(parley_epoch_keys_ratchet) __real_parley_epoch_keys_ratchet;
+gboolean __wrap_parley_epoch_keys_expand(const uint8_t prk[32], ParleyEpochKeys *keys);
+gboolean __wrap_parley_epoch_keys_ratchet(const uint8_t chain[PARLEY_CHAIN_LEN],
+                                          const uint8_t dh[32], ParleyEpochKeys *next);
+
+/* Some of these returned void until they could fail, and return gboolean
+ * since: call the real one either way and give its result, TRUE for a
+ * void one (whose callers ignore what the wrapper returns). */
+#define CALL_REAL(fn, ...) \
+	__builtin_choose_expr( \
+		__builtin_types_compatible_p(__typeof__(fn(__VA_ARGS__)), void), \
+		(fn(__VA_ARGS__), TRUE), fn(__VA_ARGS__))
 
 /* The memo's own branches are not the core's behaviour: a miss must not
  * look like new coverage to libFuzzer (it would keep inputs that only made
@@ -40,13 +57,14 @@ gboolean __wrap_parley_cpace_generator(uint8_t g[32], const void *prs,
 #define WAYS      4
 #define KEY_MAX   96                    /* kind, length, then the arguments */
 #define PRS_MAX   (KEY_MAX - 2 - 16)
+#define OUT_MAX   sizeof(ParleyEpochKeys)
 
-enum { KIND_X25519 = 1, KIND_GENERATOR = 2 };
+enum { KIND_X25519 = 1, KIND_GENERATOR, KIND_EXPAND, KIND_RATCHET };
 
 typedef struct {
 	uint8_t key[KEY_MAX];
 	size_t key_len;                     /* 0: empty */
-	uint8_t out[32];
+	uint8_t out[OUT_MAX];               /* as long as the kind's result */
 	gboolean ok;
 	gboolean pinned;
 	guint computed;                     /* times the real function ran */
@@ -91,7 +109,7 @@ find(Slot *set, const uint8_t *key, size_t len)
  * results were handed out from then on, no input would ever be seen to
  * reach the arithmetic's code.  The second time, an input is. */
 NO_COVERAGE static gboolean
-lookup(const uint8_t *key, size_t len, uint8_t out[32], gboolean *ok)
+lookup(const uint8_t *key, size_t len, void *out, size_t out_len, gboolean *ok)
 {
 	Slot *s = find(set_for(key, len), key, len);
 
@@ -100,7 +118,7 @@ lookup(const uint8_t *key, size_t len, uint8_t out[32], gboolean *ok)
 	s->used = ++ticks;
 	if (s->computed < 2)
 		return FALSE;
-	memcpy(out, s->out, 32);
+	memcpy(out, s->out, out_len);
 	*ok = s->ok;
 	return TRUE;
 }
@@ -108,7 +126,7 @@ lookup(const uint8_t *key, size_t len, uint8_t out[32], gboolean *ok)
 /* Keep a result: in its own slot, or in place of the least recently used
  * one of its set that is not pinned. */
 NO_COVERAGE static void
-remember(const uint8_t *key, size_t len, const uint8_t out[32], gboolean ok)
+remember(const uint8_t *key, size_t len, const void *out, size_t out_len, gboolean ok)
 {
 	Slot *set = set_for(key, len);
 	Slot *s = find(set, key, len);
@@ -125,7 +143,7 @@ remember(const uint8_t *key, size_t len, const uint8_t out[32], gboolean ok)
 		return;                         /* a set of pinned results */
 	memcpy(s->key, key, len);
 	s->key_len = len;
-	memcpy(s->out, out, 32);
+	memcpy(s->out, out, out_len);
 	s->ok = ok;
 	s->pinned = pinning;
 	s->computed = 1;
@@ -145,12 +163,12 @@ x25519(uint8_t out[32], const uint8_t scalar[32], const uint8_t point[32],
 	key[1] = 64;
 	memcpy(key + 2, scalar, 32);
 	memcpy(key + 2 + 32, point, 32);
-	if (lookup(key, sizeof(key), out, &ok))
+	if (lookup(key, sizeof(key), out, 32, &ok))
 		return ok;
 	/* on failure the real one leaves out wiped: so does the memo */
 	ok = base ? __real_parley_x25519_base(out, scalar)
 	          : __real_parley_x25519(out, scalar, point);
-	remember(key, sizeof(key), out, ok);
+	remember(key, sizeof(key), out, 32, ok);
 	return ok;
 }
 
@@ -174,19 +192,6 @@ __wrap_parley_x25519_base(uint8_t out[32], const uint8_t scalar[32])
 	return x25519(out, scalar, nine, TRUE);
 }
 
-/* parley_cpace_generator returned void until it could fail, and returns
- * gboolean since: this calls the real one either way and hands back its
- * result (TRUE for the void one).  A caller of the void one ignores it. */
-NO_COVERAGE static gboolean
-real_generator(uint8_t g[32], const void *prs, size_t prs_len, const uint8_t sid[16])
-{
-	return __builtin_choose_expr(
-		__builtin_types_compatible_p(__typeof__(__real_parley_cpace_generator(
-			g, prs, prs_len, sid)), void),
-		(__real_parley_cpace_generator(g, prs, prs_len, sid), TRUE),
-		__real_parley_cpace_generator(g, prs, prs_len, sid));
-}
-
 NO_COVERAGE gboolean
 __wrap_parley_cpace_generator(uint8_t g[32], const void *prs, size_t prs_len,
                               const uint8_t sid[16])
@@ -197,15 +202,55 @@ __wrap_parley_cpace_generator(uint8_t g[32], const void *prs, size_t prs_len,
 
 	if (g == NULL || sid == NULL || (prs == NULL && prs_len > 0) ||
 	    prs_len > PRS_MAX)
-		return real_generator(g, prs, prs_len, sid);
+		return CALL_REAL(__real_parley_cpace_generator, g, prs, prs_len, sid);
 	key[0] = KIND_GENERATOR;
 	key[1] = (uint8_t) prs_len;
 	memcpy(key + 2, sid, 16);
 	if (prs_len > 0)
 		memcpy(key + 2 + 16, prs, prs_len);
-	if (lookup(key, len, g, &ok))
+	if (lookup(key, len, g, 32, &ok))
 		return ok;
-	ok = real_generator(g, prs, prs_len, sid);
-	remember(key, len, g, ok);
+	ok = CALL_REAL(__real_parley_cpace_generator, g, prs, prs_len, sid);
+	remember(key, len, g, 32, ok);
+	return ok;
+}
+
+/* §5: an epoch's keys from a PRK. */
+NO_COVERAGE gboolean
+__wrap_parley_epoch_keys_expand(const uint8_t prk[32], ParleyEpochKeys *keys)
+{
+	uint8_t key[2 + 32];
+	gboolean ok;
+
+	if (prk == NULL || keys == NULL)
+		return CALL_REAL(__real_parley_epoch_keys_expand, prk, keys);
+	key[0] = KIND_EXPAND;
+	key[1] = 32;
+	memcpy(key + 2, prk, 32);
+	if (lookup(key, sizeof(key), keys, sizeof(*keys), &ok))
+		return ok;
+	ok = CALL_REAL(__real_parley_epoch_keys_expand, prk, keys);
+	remember(key, sizeof(key), keys, sizeof(*keys), ok);
+	return ok;
+}
+
+/* §8: the next epoch's keys from the chain key and the exchange. */
+NO_COVERAGE gboolean
+__wrap_parley_epoch_keys_ratchet(const uint8_t chain[PARLEY_CHAIN_LEN],
+                                 const uint8_t dh[32], ParleyEpochKeys *next)
+{
+	uint8_t key[2 + PARLEY_CHAIN_LEN + 32];
+	gboolean ok;
+
+	if (chain == NULL || dh == NULL || next == NULL)
+		return CALL_REAL(__real_parley_epoch_keys_ratchet, chain, dh, next);
+	key[0] = KIND_RATCHET;
+	key[1] = PARLEY_CHAIN_LEN + 32;
+	memcpy(key + 2, chain, PARLEY_CHAIN_LEN);
+	memcpy(key + 2 + PARLEY_CHAIN_LEN, dh, 32);
+	if (lookup(key, sizeof(key), next, sizeof(*next), &ok))
+		return ok;
+	ok = CALL_REAL(__real_parley_epoch_keys_ratchet, chain, dh, next);
+	remember(key, sizeof(key), next, sizeof(*next), ok);
 	return ok;
 }

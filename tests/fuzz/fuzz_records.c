@@ -229,7 +229,7 @@ seal_and_send(Rec *x, uint8_t type, const void *body, size_t len)
 {
 	GByteArray *f = g_byte_array_new();
 
-	parley_record_seal(&x->send, type, body, len, f);
+	FZ_CHECK(parley_record_seal(&x->send, type, body, len, f));
 	send_frame(x, f->data, f->len);
 	g_byte_array_unref(f);
 }
@@ -238,10 +238,10 @@ seal_and_send(Rec *x, uint8_t type, const void *body, size_t len)
 static void
 mirror_set_keys(Rec *x, const ParleyEpochKeys *k, ParleyRecordDir *recv, guint32 epoch)
 {
-	parley_record_dir_set(&x->send, x->mirror_i ? k->key_IR : k->key_RI,
-	                      x->mirror_i ? k->iv_IR : k->iv_RI, epoch);
-	parley_record_dir_set(recv, x->mirror_i ? k->key_RI : k->key_IR,
-	                      x->mirror_i ? k->iv_RI : k->iv_IR, epoch);
+	FZ_CHECK(parley_record_dir_set(&x->send, x->mirror_i ? k->key_IR : k->key_RI,
+	                               x->mirror_i ? k->iv_IR : k->iv_RI, epoch));
+	FZ_CHECK(parley_record_dir_set(recv, x->mirror_i ? k->key_RI : k->key_IR,
+	                               x->mirror_i ? k->iv_RI : k->iv_IR, epoch));
 }
 
 /* §8 derive: epoch n+1 from the chain and dh; the mirror sends with it at
@@ -252,7 +252,7 @@ mirror_next_epoch(Rec *x, const uint8_t dh[32])
 	ParleyEpochKeys k;
 	guint32 epoch = x->send.epoch + 1;
 
-	parley_epoch_keys_ratchet(x->chain, dh, &k);
+	FZ_CHECK(parley_epoch_keys_ratchet(x->chain, dh, &k));
 	mirror_set_keys(x, &k, &x->recv_next, epoch);
 	memcpy(x->chain, k.chain, sizeof(x->chain));
 	parley_epoch_keys_clear(&k);

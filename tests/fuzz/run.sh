@@ -43,7 +43,8 @@ cflags="-g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Wno-unused-para
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
 # fuzz-memo.h: every call to these reaches tests/fuzz/fuzz-memo.c first.
 memo="tests/fuzz/fuzz-memo.c -Wl,--wrap=parley_x25519
-      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator"
+      -Wl,--wrap=parley_x25519_base -Wl,--wrap=parley_cpace_generator
+      -Wl,--wrap=parley_epoch_keys_expand -Wl,--wrap=parley_epoch_keys_ratchet"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "run.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2

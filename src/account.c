@@ -1597,6 +1597,12 @@ conn_read_cb(gpointer data, gint fd, PurpleInputCondition cond)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		eng_eof(c);
+		/* a classic engine may still read what waits for a key: the
+		 * socket has nothing more, and would wake us without end */
+		if (!eng_closed(c) && c->read_watch != 0) {
+			purple_input_remove(c->read_watch);
+			c->read_watch = 0;
+		}
 		break;
 	}
 	conn_process(c);
@@ -1672,6 +1678,22 @@ conn_connected_cb(gpointer data, gint fd, const gchar *error_message)
 	conn_process(c);
 }
 
+/* An incoming connection matched to p is under way (its first key still
+ * deriving, say). */
+static gboolean
+peer_calling(ParleyPeer *p)
+{
+	GList *l;
+
+	for (l = p->pa->conns; l != NULL; l = l->next) {
+		ParleyConn *c = l->data;
+
+		if (c->peer == p && !c->initiator && eng_exists(c) && !eng_closed(c))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 peer_dial(ParleyPeer *p)
 {
@@ -1679,8 +1701,10 @@ peer_dial(ParleyPeer *p)
 	ParleyConn *c;
 
 	/* §9: a peer that does not listen is never dialled (and dialling its
-	 * address could hand its messages to whoever listens there) */
-	if (pa->closing || p->no_listen || p->conn != NULL || p->dialing != NULL)
+	 * address could hand its messages to whoever listens there); nor one
+	 * that is calling us right now: its session is coming */
+	if (pa->closing || p->no_listen || p->conn != NULL || p->dialing != NULL ||
+	    peer_calling(p))
 		return;
 	if (p->retry_timer) {
 		purple_timeout_remove(p->retry_timer);

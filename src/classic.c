@@ -93,6 +93,9 @@ struct ParleyClassic {
 	/* probation: until a frame opens under a key of our own salt, the
 	 * peer's first rekey or undecryptable frame ends the connection */
 	gboolean probation;
+	/* the peer closed while frames wait for a key: they are read once
+	 * it is ready, then the connection ends (CLOSED) */
+	gboolean eof_pending;
 
 	ParleyFrameReader reader;
 	GQueue timeline;            /* Item *, see the top of the file */
@@ -356,6 +359,8 @@ receive_message(ParleyClassic *c, const uint8_t *payload, size_t len)
 	g_free(pt);
 }
 
+static void end(ParleyClassic *c, ParleyError why);
+
 /* Act on the timeline from its head until an install still lacks its key. */
 static void
 run_timeline(ParleyClassic *c)
@@ -379,6 +384,8 @@ run_timeline(ParleyClassic *c)
 		}
 		item_free(it);
 	}
+	if (c->eof_pending && c->queued_rx == 0)
+		end(c, PARLEY_ERR_CLOSED);
 }
 
 /* One whole frame from the reader (§2 already checked its length). */
@@ -594,7 +601,7 @@ parley_classic_feed(ParleyClassic *c, const uint8_t *data, size_t len,
 	g_return_if_fail(c != NULL);
 	g_return_if_fail(data != NULL || len == 0);
 
-	if (c->closed)
+	if (c->closed || c->eof_pending)
 		return;
 
 	/* §11: the connector reads exactly 16 salt bytes before anything
@@ -732,6 +739,14 @@ void
 parley_classic_eof(ParleyClassic *c)
 {
 	g_return_if_fail(c != NULL);
+	/* §11: frames received while a key derives are read once it is
+	 * ready - also when the peer has gone meanwhile (the original tool
+	 * sends its rekey and its next messages, and its user may quit) */
+	if (!c->closed && c->queued_rx > 0) {
+		c->eof_pending = TRUE;
+		parley_frame_reader_clear(&c->reader);
+		return;
+	}
 	end(c, PARLEY_ERR_CLOSED);
 }
 

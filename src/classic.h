@@ -63,7 +63,9 @@ ParleyError parley_classic_rekey(ParleyClassic *c, gint64 now_ms);
  * -1 if it needs no timer. */
 gint64 parley_classic_tick(ParleyClassic *c, gint64 now_ms);
 
-/* The peer closed the TCP connection: CLOSED (PARLEY_ERR_CLOSED). */
+/* The peer closed the TCP connection: CLOSED (PARLEY_ERR_CLOSED) - at
+ * once, or, when received frames wait for a key still deriving, once
+ * they have been read (feed nothing more meanwhile). */
 void parley_classic_eof(ParleyClassic *c);
 /* Close it ourselves: CLOSED (PARLEY_ERR_NONE); queued messages are dropped
  * (the caller knows which it handed over, see parley_classic_queued). */

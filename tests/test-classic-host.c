@@ -1827,6 +1827,36 @@ test_stranger_old_entry(Fix *f, gconstpointer data)
 	g_assert_cmpuint(host_dials(), ==, dials);
 }
 
+/* ---- /classic-host/incoming/close-after-rekey ----------------------------- */
+
+/* The peer rekeys, writes on, and quits at once: what it wrote under the
+ * new key arrives while Parley still derives that key, and is shown once
+ * it is ready (it was lost without a word). */
+static void
+test_close_after_rekey(Fix *f, gconstpointer data)
+{
+	guint m = host_mark(), pm = peer_mark(f->py), i;
+	GPtrArray *got;
+
+	STOP_IF_FAILED();     /* the setup did not get there */
+	for (i = 1; i <= 5; i++) {
+		char *t = numbered("before and after", i);
+
+		peer_say(f->py, t);
+		g_free(t);
+		if (i == 2)
+			peer_cmd(f->py, "rekey");
+	}
+	g_assert_true(peer_wait_n(f->py, pm, "sent", 5, T_MESSAGE));
+	peer_cmd(f->py, "close");
+	g_assert_true(parley_wait_n(f, f->who, m, 5, T_SESSION));
+	got = parley_texts(f, f->who, m);
+	check_sequence(got, "before and after", 5);
+	g_ptr_array_unref(got);
+	g_assert_null(host_find(m, HOST_EV_MESSAGE, f->acct, f->who, PURPLE_MESSAGE_ERROR, NULL));
+	wait_ended(f, m);
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 int
@@ -1900,6 +1930,7 @@ main(int argc, char **argv)
 	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
 	CASE_LISTENS("/classic-host/stranger/rekey-flood", test_stranger_rekey_flood, .window = 1,
 	             .stranger = TRUE, .no_peer = TRUE, .trapped = TRUE);
+	CASE_BOTH("/classic-host/incoming/close-after-rekey", test_close_after_rekey, .window = 1);
 	CASE_LISTENS("/classic-host/stranger/replay-as-proof", test_stranger_replay, .window = 1,
 	             .stranger = TRUE, .no_peer = TRUE);
 	CASE_LISTENS("/classic-host/stranger/one-guess-per-connection", test_stranger_one_guess,

@@ -1267,6 +1267,54 @@ test_b2b_rekey_flood(void)
 	pair_clear(&pr);
 }
 
+/* The peer rekeys, sends more and closes while the new key still derives:
+ * what it sent is read once the key is ready, then the connection ends
+ * (it was once dropped without a word). */
+static void
+test_eof_while_deriving(void)
+{
+	Pair pr;
+	GByteArray *o;
+
+	pair_start(&pr, "correct horse", "correct horse");
+	for (guint i = 0; i < 3; i++) {
+		char *t = g_strdup_printf("m%u", i);
+
+		send_text(&pr.b, t, pr.now);
+		g_free(t);
+	}
+	settle(&pr);
+	pr.a.hold_kdf = TRUE;
+	g_assert_cmpint(parley_classic_rekey(pr.b.c, pr.now), ==, PARLEY_ERR_NONE);
+	settle(&pr);
+	for (guint i = 3; i < 6; i++) {
+		char *t = g_strdup_printf("m%u", i);
+
+		send_text(&pr.b, t, pr.now);
+		g_free(t);
+	}
+	settle(&pr);
+	/* A holds three frames behind the peer's key, and the peer is gone */
+	assert_got(&pr.a, "m", 3);
+	parley_classic_eof(pr.a.c);
+	peer_events(&pr.a);
+	g_assert_cmpuint(pr.a.closed, ==, 0);
+	g_assert_false(parley_classic_is_closed(pr.a.c));
+	/* nothing more is read meanwhile */
+	o = g_byte_array_new();
+	parley_frame_write(o, (const uint8_t *) "junk", 4);
+	parley_classic_feed(pr.a.c, o->data, o->len, pr.now);
+	g_byte_array_unref(o);
+	pr.a.hold_kdf = FALSE;
+	peer_answer(&pr.a, pr.now);
+	peer_events(&pr.a);
+	assert_got(&pr.a, "m", 6);
+	g_assert_cmpuint(pr.a.undecryptable, ==, 0);
+	g_assert_cmpuint(pr.a.closed, ==, 1);
+	g_assert_cmpint(pr.a.close_err, ==, PARLEY_ERR_CLOSED);
+	pair_clear(&pr);
+}
+
 /* ---- probation: what proves the passphrase ----------------------------- */
 
 /* A message under a key of our own salt proves its sender knows the
@@ -1390,6 +1438,7 @@ main(int argc, char **argv)
 	g_test_add_func("/classic/b2b/wrong-passphrase", test_b2b_wrong_passphrase);
 	g_test_add_func("/classic/b2b/text", test_b2b_text);
 	g_test_add_func("/classic/b2b/rekey-flood", test_b2b_rekey_flood);
+	g_test_add_func("/classic/b2b/eof-while-deriving", test_eof_while_deriving);
 	g_test_add_func("/classic/proof/by-key-origin", test_proof_by_key_origin);
 	g_test_add_func("/classic/probation/passed", test_probation_passed);
 	g_test_add_func("/classic/probation/wrong-guess", test_probation_wrong_guess);

@@ -8,6 +8,8 @@
  * keyed HMAC state while PBKDF2 runs (parley_pbkdf2_sha256 says why).
  * Every function that can fail says so (G_GNUC_WARN_UNUSED_RESULT) and
  * wipes its output when it does; none hands back a made-up value.
+ * The one computation not handed to libgcrypt is the Elligator 2 map,
+ * which runs on field25519.c so that it takes constant time (§10).
  * Nothing here logs.
  */
 #ifndef _DEFAULT_SOURCE
@@ -18,6 +20,7 @@
 #include <gcrypt.h>
 
 #include "crypto.h"
+#include "field25519.h"
 
 #define SECMEM_POOL_SIZE   (64 * 1024)
 /* Each further pool once the first is full (see init_libgcrypt). */
@@ -40,8 +43,6 @@
 
 /* Curve25519 in Montgomery form: v^2 = u^3 + J u^2 + u (K = 1). */
 #define CURVE25519_J       486662UL
-/* RFC 9380 §6.7.1 / appendix: Z = 2 for curve25519. */
-#define ELLIGATOR2_Z       2UL
 
 /* ------------------------------------------------------------------------ */
 /* Initialisation and memory                                                */
@@ -797,102 +798,59 @@ parley_cpace_generator_string(GByteArray *out,
 /* ------------------------------------------------------------------------ */
 /* Elligator 2 (RFC 9380 §6.7.1, map_to_curve_elligator2, curve25519)       */
 
-/* A field element (0 <= x < p) -> 32 little-endian bytes.  (x is secure:
- * the buffer gcry_mpi_print() uses inside is then secure too.) */
-static gboolean
-mpi_to_le32(uint8_t out[32], gcry_mpi_t x)
-{
-	uint8_t be[32];
-	size_t n = 0, i;
-	gboolean ok;
-
-	memset(out, 0, 32);
-	ok = gcry_mpi_print(GCRYMPI_FMT_USG, be, sizeof be, &n, x) == 0 && n <= 32;
-	if (ok) {
-		/* big-endian, n bytes -> little-endian, zero-padded */
-		for (i = 0; i < n; i++)
-			out[i] = be[n - 1 - i];
-	}
-	parley_wipe(be, sizeof be);
-	return ok;
-}
-
-gboolean
+/* Constant time (PROTOCOL.md §10): u is derived from the PRS with a sid
+ * the caller chooses, so the map runs in field25519's fixed sequence of
+ * operations - inv0 and is_square by fixed exponents, the two choices by
+ * masks - whatever u is.  (libgcrypt's exported MPI arithmetic is not
+ * constant time; docs/security.md says why it is not used here.) */
+void
 parley_elligator2_x25519(uint8_t g[32], const uint8_t u_bytes[32])
 {
-	uint8_t buf[32];
-	gcry_mpi_t p, neg_j, e, u, t, inv, x1, x2, gx1, chi;
-	int is_square;
-	gboolean ok;
+	ParleyFe u, one, j, neg_j, t, x1, x2, gx1, chi;
+	uint32_t is_square;
 
-	g_return_val_if_fail(g != NULL && u_bytes != NULL, FALSE);
+	g_return_if_fail(g != NULL && u_bytes != NULL);
 
-	parley_crypto_init();
+	parley_fe_set_small(&one, 1);
+	parley_fe_set_small(&j, CURVE25519_J);
+	parley_fe_set_small(&t, 0);
+	parley_fe_sub(&neg_j, &t, &j);
+	/* decodeUCoordinate(u, 255): bit 255 ignored; u >= p is fine, the
+	 * arithmetic is mod p. */
+	parley_fe_from_bytes(&u, u_bytes);
 
-	/* Public constants: p = 2^255 - 19, -J mod p, (p - 1) / 2. */
-	p = gcry_mpi_set_ui(NULL, 1);
-	gcry_mpi_mul_2exp(p, p, 255);
-	gcry_mpi_sub_ui(p, p, 19);
-	neg_j = gcry_mpi_copy(p);
-	gcry_mpi_sub_ui(neg_j, neg_j, CURVE25519_J);
-	e = gcry_mpi_new(255);
-	gcry_mpi_sub_ui(e, p, 1);
-	gcry_mpi_rshift(e, e, 1);
-
-	/* decodeUCoordinate(u, 255): clear bit 255, little-endian, mod p. */
-	memcpy(buf, u_bytes, sizeof buf);
-	buf[31] &= 0x7f;
-	u = mpi_from_le(buf, sizeof buf);
-	parley_wipe(buf, sizeof buf);
-	gcry_mpi_mod(u, u, p);
-
-	t = gcry_mpi_snew(256);
-	inv = gcry_mpi_snew(256);
-	x1 = gcry_mpi_snew(256);
-	x2 = gcry_mpi_snew(256);
-	gx1 = gcry_mpi_snew(256);
-	chi = gcry_mpi_snew(256);
-
-	/* 1. x1 = -(J / K) * inv0(1 + Z * u^2)   (K = 1) */
-	gcry_mpi_mulm(t, u, u, p);
-	gcry_mpi_mul_ui(t, t, ELLIGATOR2_Z);
-	gcry_mpi_add_ui(t, t, 1);
-	gcry_mpi_mod(t, t, p);
-	/* inv0(0) = 0.  (1 + 2u^2 never vanishes here, since -1/2 is not a
-	 * square mod p, but follow the RFC's convention anyway.) */
-	if (gcry_mpi_cmp_ui(t, 0) == 0 || !gcry_mpi_invm(inv, t, p))
-		gcry_mpi_set_ui(inv, 0);
-	gcry_mpi_mulm(x1, neg_j, inv, p);
-	/* 2. If x1 == 0, set x1 = -(J / K) */
-	if (gcry_mpi_cmp_ui(x1, 0) == 0)
-		gcry_mpi_set(x1, neg_j);
+	/* 1. x1 = -(J / K) * inv0(1 + Z * u^2)   (K = 1, Z = 2).  1 + 2u^2
+	 * never vanishes (-1/2 is not a square mod p), but inv0(0) = 0 as the
+	 * RFC says, at no extra cost.  (Z = 2 is RFC 9380's choice for
+	 * curve25519.) */
+	parley_fe_sq(&t, &u);
+	parley_fe_add(&t, &t, &t);
+	parley_fe_add(&t, &t, &one);
+	parley_fe_invert(&t, &t);
+	parley_fe_mul(&x1, &neg_j, &t);
+	/* 2. If x1 == 0, set x1 = -(J / K)   (by mask) */
+	parley_fe_cmov(&x1, &neg_j, parley_fe_is_zero(&x1));
 	/* 3. gx1 = x1^3 + (J / K) * x1^2 + x1 / K^2 = x1 * (x1 * (x1 + J) + 1) */
-	gcry_mpi_add_ui(gx1, x1, CURVE25519_J);
-	gcry_mpi_mulm(gx1, gx1, x1, p);
-	gcry_mpi_add_ui(gx1, gx1, 1);
-	gcry_mpi_mulm(gx1, gx1, x1, p);
+	parley_fe_add(&gx1, &x1, &j);
+	parley_fe_mul(&gx1, &gx1, &x1);
+	parley_fe_add(&gx1, &gx1, &one);
+	parley_fe_mul(&gx1, &gx1, &x1);
 	/* 4. x2 = -x1 - (J / K) */
-	gcry_mpi_subm(x2, neg_j, x1, p);
+	parley_fe_sub(&x2, &neg_j, &x1);
 	/* 6./7. x = is_square(gx1) ? x1 : x2, where is_square(a) is
 	 * a^((p-1)/2) in {0, 1} (Euler's criterion).  The y coordinate is not
-	 * needed for X25519.  Not constant time (PROTOCOL.md §10). */
-	gcry_mpi_powm(chi, gx1, e, p);
-	is_square = gcry_mpi_cmp_ui(chi, 0) == 0 || gcry_mpi_cmp_ui(chi, 1) == 0;
+	 * needed for X25519. */
+	parley_fe_legendre(&chi, &gx1);
+	is_square = parley_fe_is_zero(&chi) | parley_fe_equal(&chi, &one);
+	parley_fe_cmov(&x2, &x1, is_square);
+	parley_fe_to_bytes(g, &x2);
 
-	ok = mpi_to_le32(g, is_square ? x1 : x2);
-
-	/* gcry_mpi_release wipes the limbs of what it frees. */
-	gcry_mpi_release(chi);
-	gcry_mpi_release(gx1);
-	gcry_mpi_release(x2);
-	gcry_mpi_release(x1);
-	gcry_mpi_release(inv);
-	gcry_mpi_release(t);
-	gcry_mpi_release(u);
-	gcry_mpi_release(e);
-	gcry_mpi_release(neg_j);
-	gcry_mpi_release(p);
-	return ok;
+	parley_fe_clear(&u);
+	parley_fe_clear(&t);
+	parley_fe_clear(&x1);
+	parley_fe_clear(&x2);
+	parley_fe_clear(&gx1);
+	parley_fe_clear(&chi);
 }
 
 gboolean
@@ -922,7 +880,8 @@ parley_cpace_generator(uint8_t g[32],
 	parley_wipe(gen_str->data, gen_str->len);
 	g_byte_array_unref(gen_str);
 
-	ok = ok && parley_elligator2_x25519(g, hash);
+	if (ok)
+		parley_elligator2_x25519(g, hash);
 	parley_wipe(hash, sizeof hash);
 	if (!ok)
 		parley_wipe(g, X25519_LEN);

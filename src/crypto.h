@@ -127,10 +127,10 @@ void parley_cpace_generator_string(GByteArray *out,
 
 /* Elligator 2 map (RFC 9380 map_to_curve_elligator2 for curve25519, u only)
  * of a field element given as 32 little-endian bytes (decodeUCoordinate with
- * 255 bits: bit 255 is cleared first).  FALSE (g wiped) if libgcrypt
- * failed. */
-gboolean parley_elligator2_x25519(uint8_t g[32],
-                                  const uint8_t u[32]) G_GNUC_WARN_UNUSED_RESULT;
+ * 255 bits: bit 255 is cleared first).  Runs in constant time (PROTOCOL.md
+ * §10: no branch, memory access or early exit depends on u) and cannot
+ * fail. */
+void parley_elligator2_x25519(uint8_t g[32], const uint8_t u[32]);
 
 /* The whole CPace generator: g = map(decodeUCoordinate(SHA-512(gen_str)[0:32])).
  * FALSE (g wiped) if a hash or the map failed. */

@@ -11,12 +11,19 @@
  *   and hash SHA-512" (generator, Ya, Yb, K, ISK_IR, low-order points),
  *   and tests/data/parley-v1.json (handshakes[0], lv_cat_examples).
  * The extra Elligator 2 vectors were computed with an independent
- * implementation of RFC 9380 §6.7.1 in Python.
+ * implementation of RFC 9380 §6.7.1 in Python.  The constant-time field
+ * (src/field25519.c) and map are also checked against libgcrypt's MPI
+ * arithmetic: the field operation by operation, the map against the
+ * MPI-based map Parley used before (tests/elligator2-mpi.c) on 100,000
+ * inputs (their choice follows the GTest seed: --seed replays a run).
  */
 #include <string.h>
 #include <glib.h>
+#include <gcrypt.h>
 
 #include "crypto.h"
+#include "elligator2-mpi.h"
+#include "field25519.h"
 #include "errors.h"
 #include "event.h"
 
@@ -945,7 +952,7 @@ test_cpace_draft_generator(void)
 	           "03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755e"
 	           "e4aed1d3");
 	/* The map clears bit 255 itself (decoded element ...e4aed153). */
-	g_assert_true(parley_elligator2_x25519(g, hash));
+	parley_elligator2_x25519(g, hash);
 	assert_hex(g, 32,
 	           "d04bf6d41f6a289632a2e929fa29bebd51092512a7829fdde7d314b6"
 	           "2f05a73f");
@@ -953,7 +960,7 @@ test_cpace_draft_generator(void)
 	assert_hex(hash, 32,
 	           "03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755e"
 	           "e4aed153");
-	g_assert_true(parley_elligator2_x25519(g, hash));
+	parley_elligator2_x25519(g, hash);
 	assert_hex(g, 32,
 	           "d04bf6d41f6a289632a2e929fa29bebd51092512a7829fdde7d314b6"
 	           "2f05a73f");
@@ -1047,9 +1054,340 @@ test_elligator2(void)
 	for (i = 0; i < G_N_ELEMENTS(ell2); i++) {
 		g_test_message("vector %zu", i);
 		unhex_into(u, 32, ell2[i].u);
-		g_assert_true(parley_elligator2_x25519(g, u));
+		parley_elligator2_x25519(g, u);
 		assert_hex(g, 32, ell2[i].g);
 	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* field25519.c against libgcrypt's MPI arithmetic                           */
+
+/* Where limb i of a ParleyFe starts, and what a carried limb stays below
+ * (field25519.h). */
+static const unsigned fe_pos[10] = { 0, 26, 51, 77, 102, 128, 153, 179, 204, 230 };
+
+static uint32_t
+fe_limb_bound(int i)
+{
+	if (i == 1)
+		return (1u << 25) + (1u << 14);
+	return (i & 1) ? 1u << 25 : 1u << 26;
+}
+
+static gcry_mpi_t
+mpi_p25519(void)
+{
+	gcry_mpi_t p = gcry_mpi_set_ui(NULL, 1);
+
+	gcry_mpi_mul_2exp(p, p, 255);
+	gcry_mpi_sub_ui(p, p, 19);
+	return p;
+}
+
+/* The integer the limbs of f stand for (not reduced). */
+static gcry_mpi_t
+mpi_of_fe(const ParleyFe *f)
+{
+	gcry_mpi_t x = gcry_mpi_new(0), t = gcry_mpi_new(0);
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		gcry_mpi_set_ui(t, f->v[i]);
+		gcry_mpi_mul_2exp(t, t, fe_pos[i]);
+		gcry_mpi_add(x, x, t);
+	}
+	gcry_mpi_release(t);
+	return x;
+}
+
+/* 32 little-endian bytes with bit 255 cleared, as an MPI. */
+static gcry_mpi_t
+mpi_of_le255(const uint8_t s[32])
+{
+	uint8_t be[32];
+	gcry_mpi_t x = NULL;
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		be[i] = s[31 - i];
+	be[0] &= 0x7f;
+	g_assert_cmpint(gcry_mpi_scan(&x, GCRYMPI_FMT_USG, be, 32, NULL), ==, 0);
+	return x;
+}
+
+/* x mod p, as 32 canonical little-endian bytes. */
+static void
+mpi_to_le_mod(uint8_t out[32], gcry_mpi_t x, gcry_mpi_t p)
+{
+	gcry_mpi_t r = gcry_mpi_new(0);
+	uint8_t be[32];
+	size_t n = 0, i;
+
+	gcry_mpi_mod(r, x, p);
+	g_assert_cmpint(gcry_mpi_print(GCRYMPI_FMT_USG, be, 32, &n, r), ==, 0);
+	memset(out, 0, 32);
+	for (i = 0; i < n; i++)
+		out[i] = be[n - 1 - i];
+	gcry_mpi_release(r);
+}
+
+/* f is carried and stands for want mod p; to_bytes gives it canonically. */
+static void
+assert_fe(const ParleyFe *f, gcry_mpi_t want, gcry_mpi_t p)
+{
+	uint8_t a[32], b[32];
+	gcry_mpi_t x;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		g_assert_cmpuint(f->v[i], <, fe_limb_bound(i));
+	x = mpi_of_fe(f);
+	mpi_to_le_mod(a, x, p);
+	mpi_to_le_mod(b, want, p);
+	g_assert_cmpmem(a, 32, b, 32);
+	parley_fe_to_bytes(a, f);
+	g_assert_cmpmem(a, 32, b, 32);
+	g_assert_cmpuint(parley_fe_is_zero(f), ==, all_zero(b, 32));
+	gcry_mpi_release(x);
+}
+
+/* Random 32 bytes of one of several shapes, all following the GTest seed:
+ * uniform, small, just below p, at or above p (bit 255 random in all). */
+static void
+rand_le32(uint8_t s[32])
+{
+	guint32 shape = (guint32) g_test_rand_int_range(0, 8);
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		s[i] = (uint8_t) g_test_rand_int();
+	if (shape == 0) {                       /* small: below 2^32 */
+		memset(s + 4, 0, 27);
+		s[31] &= 0x80;
+	} else if (shape == 1 || shape == 2) {  /* p - k, k < 2^16 */
+		guint32 k = (guint32) g_test_rand_int_range(0, 65536);
+		uint8_t bit = s[31] & 0x80;
+
+		memset(s, 0xff, 32);
+		s[31] = 0x7f | bit;
+		/* 2^255 - 1 - (18 + k) */
+		k += 18;
+		s[0] = (uint8_t) (0xff - (k & 0xff));
+		s[1] = (uint8_t) (0xff - (k >> 8));
+	} else if (shape == 3) {                /* p .. 2^255 - 1 */
+		memset(s + 1, 0xff, 31);
+		s[31] |= 0x7f;
+		s[0] = (uint8_t) (0xed + g_test_rand_int_range(0, 19));
+	}
+}
+
+/* Two carried elements and the integers they stand for, through every
+ * operation, compared with MPI; with_pow adds the two exponentiations. */
+static void
+check_field_ops(const ParleyFe *a, const ParleyFe *b, gboolean with_pow,
+                gcry_mpi_t p)
+{
+	gcry_mpi_t ma = mpi_of_fe(a), mb = mpi_of_fe(b), w = gcry_mpi_new(0);
+	gcry_mpi_t e = gcry_mpi_new(0);
+	ParleyFe c, d;
+
+	parley_fe_add(&c, a, b);
+	gcry_mpi_addm(w, ma, mb, p);
+	assert_fe(&c, w, p);
+	parley_fe_sub(&c, a, b);
+	gcry_mpi_subm(w, ma, mb, p);
+	assert_fe(&c, w, p);
+	parley_fe_mul(&c, a, b);
+	gcry_mpi_mulm(w, ma, mb, p);
+	assert_fe(&c, w, p);
+	parley_fe_sq(&c, a);
+	gcry_mpi_mulm(w, ma, ma, p);
+	assert_fe(&c, w, p);
+
+	/* aliasing: h = f op h */
+	d = *b;
+	parley_fe_mul(&d, a, &d);
+	gcry_mpi_mulm(w, ma, mb, p);
+	assert_fe(&d, w, p);
+
+	gcry_mpi_subm(w, ma, mb, p);
+	g_assert_cmpuint(parley_fe_equal(a, b), ==, gcry_mpi_cmp_ui(w, 0) == 0);
+	g_assert_cmpuint(parley_fe_equal(a, a), ==, 1);
+	d = *a;
+	parley_fe_cmov(&d, b, 0);
+	g_assert_cmpmem(&d, sizeof d, a, sizeof *a);
+	parley_fe_cmov(&d, b, 1);
+	g_assert_cmpmem(&d, sizeof d, b, sizeof *b);
+
+	if (with_pow) {
+		/* inv0: a^(p-2), 0 for 0 */
+		gcry_mpi_sub_ui(e, p, 2);
+		gcry_mpi_powm(w, ma, e, p);
+		parley_fe_invert(&c, a);
+		assert_fe(&c, w, p);
+		gcry_mpi_sub_ui(e, p, 1);
+		gcry_mpi_rshift(e, e, 1);
+		gcry_mpi_powm(w, ma, e, p);
+		parley_fe_legendre(&c, a);
+		assert_fe(&c, w, p);
+	}
+	gcry_mpi_release(e);
+	gcry_mpi_release(w);
+	gcry_mpi_release(mb);
+	gcry_mpi_release(ma);
+}
+
+static void
+test_field25519(void)
+{
+	static const char *const edges[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"0000000000000000000000000000000000000000000000000000000000000040",
+		"ffffff0300000000000000000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000000000000000feffffffff7f",
+	};
+	gcry_mpi_t p = mpi_p25519(), w;
+	ParleyFe a, b, c, x, top;
+	uint8_t s[32], t[32];
+	size_t i, j;
+	int n;
+
+	g_assert_true(parley_crypto_init());
+
+	/* from_bytes / to_bytes on the edges, and every pair of them. */
+	for (i = 0; i < G_N_ELEMENTS(edges); i++) {
+		unhex_into(s, 32, edges[i]);
+		parley_fe_from_bytes(&a, s);
+		w = mpi_of_le255(s);
+		assert_fe(&a, w, p);
+		gcry_mpi_release(w);
+		for (j = 0; j < G_N_ELEMENTS(edges); j++) {
+			unhex_into(t, 32, edges[j]);
+			parley_fe_from_bytes(&b, t);
+			check_field_ops(&a, &b, j == 0, p);
+		}
+	}
+
+	/* Every limb at the largest value a carried element may hold. */
+	for (i = 0; i < 10; i++)
+		top.v[i] = fe_limb_bound((int) i) - 1;
+	w = mpi_of_fe(&top);
+	assert_fe(&top, w, p);
+	gcry_mpi_release(w);
+	check_field_ops(&top, &top, TRUE, p);
+	parley_fe_set_small(&b, 0);
+	check_field_ops(&b, &top, TRUE, p);
+	check_field_ops(&top, &b, FALSE, p);
+
+	/* inv0(0) = 0, and p (as bytes) is zero. */
+	parley_fe_set_small(&a, 0);
+	parley_fe_invert(&b, &a);
+	g_assert_cmpuint(parley_fe_is_zero(&b), ==, 1);
+	unhex_into(s, 32, edges[3]);
+	parley_fe_from_bytes(&a, s);
+	g_assert_cmpuint(parley_fe_is_zero(&a), ==, 1);
+
+	/* Random operands, and outputs fed back in (carried limbs with their
+	 * excess, not fresh from bytes). */
+	parley_fe_set_small(&x, 7);
+	for (n = 0; n < 20000; n++) {
+		rand_le32(s);
+		rand_le32(t);
+		parley_fe_from_bytes(&a, s);
+		parley_fe_from_bytes(&b, t);
+		check_field_ops(&a, &b, n % 20 == 0, p);
+		parley_fe_mul(&c, &a, &x);
+		check_field_ops(&c, &x, FALSE, p);
+		parley_fe_sub(&x, &c, &b);
+	}
+	gcry_mpi_release(p);
+}
+
+/* The constant-time map gives what the MPI-based map gave, byte for byte:
+ * on the edges of the field, every non-canonical input (p .. 2^255 - 1),
+ * and 100,000 random inputs of several shapes, reaching both branches. */
+static void
+test_elligator2_vs_mpi(void)
+{
+	static const char *const edges[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"0200000000000000000000000000000000000000000000000000000000000000",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		"0000000000000000000000000000000000000000000000000000000000000080",
+		"0000000000000000000000000000000000000000000000000000000000000040",
+	};
+	uint8_t u[32], g1[32], g2[32];
+	guint squares = 0, non_squares = 0;
+	gboolean sq;
+	gcry_mpi_t p = mpi_p25519(), w = gcry_mpi_new(0), e = gcry_mpi_new(0);
+	gcry_mpi_t two = gcry_mpi_set_ui(NULL, 2);
+	size_t i;
+	int n;
+
+	g_assert_true(parley_crypto_init());
+
+	for (i = 0; i < G_N_ELEMENTS(edges); i++) {
+		unhex_into(u, 32, edges[i]);
+		parley_elligator2_x25519(g1, u);
+		g_assert_true(ref_elligator2_mpi(g2, u, &sq));
+		g_assert_cmpmem(g1, 32, g2, 32);
+	}
+	/* p + k for k = 0..18: the non-canonical encodings, with and without
+	 * bit 255 */
+	for (n = 0; n < 2 * 19; n++) {
+		memset(u, 0xff, 32);
+		u[31] = n < 19 ? 0x7f : 0xff;
+		u[0] = (uint8_t) (0xed + n % 19);
+		parley_elligator2_x25519(g1, u);
+		g_assert_true(ref_elligator2_mpi(g2, u, &sq));
+		g_assert_cmpmem(g1, 32, g2, 32);
+	}
+	for (n = 0; n < 100000; n++) {
+		rand_le32(u);
+		parley_elligator2_x25519(g1, u);
+		g_assert_true(ref_elligator2_mpi(g2, u, &sq));
+		if (memcmp(g1, g2, 32) != 0) {
+			GString *hex = g_string_new(NULL);
+
+			for (i = 0; i < 32; i++)
+				g_string_append_printf(hex, "%02x", u[i]);
+			g_test_message("input %d differs: u = %s", n, hex->str);
+			g_string_free(hex, TRUE);
+		}
+		g_assert_cmpmem(g1, 32, g2, 32);
+		if (sq)
+			squares++;
+		else
+			non_squares++;
+	}
+	g_test_message("gx1 square: %u, not: %u", squares, non_squares);
+	g_assert_cmpuint(squares, >, 10000);
+	g_assert_cmpuint(non_squares, >, 10000);
+
+	/* The exceptional case of step 1, 1 + 2u^2 = 0, needs u^2 = -1/2,
+	 * which is not a square mod p: (-1/2)^((p-1)/2) = -1.  So it cannot
+	 * be reached, and inv0's zero case (tested above) is never used. */
+	gcry_mpi_invm(w, two, p);
+	gcry_mpi_subm(w, p, w, p);          /* -1/2 */
+	gcry_mpi_sub_ui(e, p, 1);
+	gcry_mpi_rshift(e, e, 1);
+	gcry_mpi_powm(w, w, e, p);
+	gcry_mpi_sub_ui(e, p, 1);
+	g_assert_cmpint(gcry_mpi_cmp(w, e), ==, 0);
+
+	gcry_mpi_release(two);
+	gcry_mpi_release(e);
+	gcry_mpi_release(w);
+	gcry_mpi_release(p);
 }
 
 /* tests/data/parley-v1.json, handshakes[0] ("ascii"): the whole crypto
@@ -1181,7 +1519,7 @@ test_cpace_generator_long_prs(void)
 	g_assert_cmpuint(b->data[10], ==, 0x01);
 	g_assert_cmpuint(b->data[211], ==, 0x00);      /* zero-length zpad */
 	g_assert_true(parley_sha512(b->data, b->len, h));
-	g_assert_true(parley_elligator2_x25519(g1, h));
+	parley_elligator2_x25519(g1, h);
 	g_assert_true(parley_cpace_generator(g2, prs, sizeof prs, sid));
 	g_assert_cmpmem(g1, 32, g2, 32);
 
@@ -1301,6 +1639,8 @@ main(int argc, char **argv)
 	g_test_add_func("/crypto/cpace/draft-generator", test_cpace_draft_generator);
 	g_test_add_func("/crypto/cpace/draft-exchange", test_cpace_draft_exchange);
 	g_test_add_func("/crypto/cpace/elligator2", test_elligator2);
+	g_test_add_func("/crypto/field25519/mpi", test_field25519);
+	g_test_add_func("/crypto/cpace/elligator2-vs-mpi", test_elligator2_vs_mpi);
 	g_test_add_func("/crypto/cpace/long-prs", test_cpace_generator_long_prs);
 	g_test_add_func("/crypto/parley-v1/handshake-0", test_parley_v1_handshake0);
 

@@ -2008,6 +2008,27 @@ parley_account_login(PurpleAccount *account)
 	g_slist_free(buddies);
 }
 
+/* Sign-off: what was never delivered is said, with its text, in the
+ * conversation (a classic message on the wire is as delivered as classic
+ * mode can tell). */
+static void
+peer_report_undelivered(gpointer key, gpointer value, gpointer data)
+{
+	ParleyPeer *p = value;
+	ParleyOutMsg *m;
+
+	while ((m = g_queue_pop_head(&p->outbox.msgs)) != NULL) {
+		if (!(p->pa->classic && m->written)) {
+			char *text = g_strdup_printf(_("Message to %s not delivered: \"%s\""),
+			                             peer_display(p), m->text);
+
+			parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
+			g_free(text);
+		}
+		parley_out_msg_free(m);
+	}
+}
+
 void
 parley_account_close(PurpleConnection *gc)
 {
@@ -2027,6 +2048,8 @@ parley_account_close(PurpleConnection *gc)
 		}
 		conn_destroy(c);
 	}
+	/* §7: nothing is lost silently, also at sign-off */
+	g_hash_table_foreach(pa->peers, peer_report_undelivered, NULL);
 	for (i = 0; i < 2; i++) {
 		if (pa->listen_data[i] != NULL)
 			purple_network_listen_cancel(pa->listen_data[i]);

@@ -2365,7 +2365,7 @@ parley_account_session_details(PurpleAccount *account, const char *who)
 	} else {
 		ParleySession *ss = p->conn->session;
 
-		g_string_append(s, _("<b>Protocol:</b> Parley version 1 (CPace over X25519)<br>"));
+		g_string_append(s, _("<b>Protocol:</b> Parley version 2 (CPace over X25519)<br>"));
 		g_string_append(s, _("<b>Cipher:</b> AES-256-GCM, keys rotated by X25519 ratchet<br>"));
 		g_string_append_printf(s, _("<b>Current epoch:</b> %u<br>"),
 		                       parley_session_send_epoch(ss));

@@ -25,8 +25,9 @@
 /* §4 handshake */
 #define PARLEY_MAGIC                   "PRLY"
 #define PARLEY_MAGIC_LEN               4
-#define PARLEY_VERSION                 0x01
+#define PARLEY_VERSION                 0x02
 #define PARLEY_SID_LEN                 16
+#define PARLEY_COMMIT_LEN              32   /* SHA-512(...)[0:32] in HS1 */
 #define PARLEY_POINT_LEN               32
 #define PARLEY_SCALAR_LEN              32
 #define PARLEY_TAG_LEN                 64   /* Ta, Tb: HMAC-SHA-512 */

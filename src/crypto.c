@@ -37,7 +37,7 @@
 #define CPACE_S_IN_BYTES   128
 #define CPACE_DSI          "CPace255"
 #define CPACE_DSI_LEN      8
-#define PARLEY_CI          "parley/1"
+#define PARLEY_CI          "parley/2"
 #define PARLEY_CI_LEN      8
 #define CPACE_SID_LEN      16
 

@@ -10,13 +10,15 @@
 #include "frame.h"
 
 #define HS_PREFIX_LEN 6                         /* magic, version, type */
-#define HS1_FIXED_LEN (HS_PREFIX_LEN + PARLEY_SID_LEN + PARLEY_POINT_LEN + \
+#define HS1_FIXED_LEN (HS_PREFIX_LEN + PARLEY_SID_LEN + PARLEY_COMMIT_LEN + \
                        PARLEY_SALT_LEN + 4 + 2 + 1)   /* 77, then the name */
-#define HS2_FIXED_LEN (HS_PREFIX_LEN + PARLEY_POINT_LEN + 1)  /* 39, name, Tb */
-#define HS3_LEN       (HS_PREFIX_LEN + PARLEY_TAG_LEN)
+#define HS2_FIXED_LEN (HS_PREFIX_LEN + PARLEY_POINT_LEN + 1)  /* 39, then the name */
+#define HS3_LEN       (HS_PREFIX_LEN + PARLEY_POINT_LEN + PARLEY_TAG_LEN)  /* 102 */
+#define HS4_LEN       (HS_PREFIX_LEN + PARLEY_TAG_LEN)                     /* 70 */
 
 static const char ISK_DSI[] = "CPace255_ISK";
 static const char MAC_DSI[] = "CPaceMac";
+static const char COMMIT_DSI[] = "parley/2 commit";
 
 /* The hash inputs below, each lv_cat field with a one-byte length (all are
  * under 128 bytes): ISK's input holds K, so it is built in a fixed buffer
@@ -26,6 +28,8 @@ static const char MAC_DSI[] = "CPaceMac";
                        2 * ((1 + PARLEY_POINT_LEN) + (1 + AD_MAX)))
 #define MAC_IN_LEN    (sizeof(MAC_DSI) - 1 + PARLEY_SID_LEN + PARLEY_ISK_LEN)
 #define TAG_IN_MAX    ((1 + PARLEY_POINT_LEN) + (1 + AD_MAX))
+#define COMMIT_IN_MAX ((1 + sizeof(COMMIT_DSI) - 1) + (1 + PARLEY_SID_LEN) + \
+                       (1 + PARLEY_POINT_LEN) + (1 + AD_MAX))
 
 struct ParleyHandshakeSecrets {
 	uint8_t y[PARLEY_SCALAR_LEN];        /* ya or yb */
@@ -71,6 +75,7 @@ parley_handshake_init_initiator(ParleyHandshake *hs, const char *name,
 	memcpy(hs->salt, salt, PARLEY_SALT_LEN);
 	hs->iterations = iterations;
 	hs->listen_port = listen_port;
+	/* the order of the draws is fixed, so transcripts replay */
 	draw(random, rdata, hs->sid, PARLEY_SID_LEN);
 	draw(random, rdata, hs->secret->y, PARLEY_SCALAR_LEN);
 
@@ -225,6 +230,28 @@ compute_tag(const ParleyHandshake *hs, const uint8_t *Y, const GByteArray *ad,
 	return ok;
 }
 
+/* commit = SHA-512(lv_cat("parley/2 commit", sid, Ya, ADa))[0:32] (§4) */
+static gboolean
+compute_commit(const ParleyHandshake *hs, const uint8_t Ya[PARLEY_POINT_LEN],
+               uint8_t commit[PARLEY_COMMIT_LEN])
+{
+	uint8_t in[COMMIT_IN_MAX];
+	uint8_t h[64];
+	size_t n = 0;
+	gboolean ok;
+
+	ok = parley_lv_put(in, sizeof(in), &n, COMMIT_DSI, strlen(COMMIT_DSI)) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->sid, PARLEY_SID_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, Ya, PARLEY_POINT_LEN) &&
+	     parley_lv_put(in, sizeof(in), &n, hs->ADa->data, hs->ADa->len) &&
+	     parley_sha512(in, n, h);
+	if (ok)
+		memcpy(commit, h, PARLEY_COMMIT_LEN);
+	parley_wipe(in, sizeof(in));
+	parley_wipe(h, sizeof(h));
+	return ok;
+}
+
 ParleyError
 parley_handshake_create_hs1(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LEN],
                             GByteArray *out)
@@ -233,7 +260,7 @@ parley_handshake_create_hs1(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LE
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_I_START, PARLEY_ERR_STATE);
 
-	/* g from PRS and sid; Ya = X25519(ya, g) */
+	/* g from PRS and sid; Ya = X25519(ya, g), kept secret until HS3 */
 	if (!parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid)) {
 		fail(hs);
 		return PARLEY_ERR_LOCAL;
@@ -244,11 +271,16 @@ parley_handshake_create_hs1(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LE
 		fail(hs);
 		return PARLEY_ERR_MALFORMED;
 	}
+	/* §4: I is bound to Ya before it sees Yb */
+	if (!compute_commit(hs, hs->Ya, hs->commit)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
 
 	b = g_byte_array_new();
 	put_prefix(b, PARLEY_HS1);
 	g_byte_array_append(b, hs->sid, PARLEY_SID_LEN);
-	g_byte_array_append(b, hs->Ya, PARLEY_POINT_LEN);
+	g_byte_array_append(b, hs->commit, PARLEY_COMMIT_LEN);
 	g_byte_array_append(b, hs->ADa->data, hs->ADa->len);
 	parley_frame_write(out, b->data, b->len);
 	g_byte_array_unref(b);
@@ -257,14 +289,12 @@ parley_handshake_create_hs1(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LE
 }
 
 ParleyError
-parley_handshake_consume_hs1(ParleyHandshake *hs, const uint8_t *p, size_t len,
-                             ParleyRandomFunc random, gpointer rdata)
+parley_handshake_consume_hs1(ParleyHandshake *hs, const uint8_t *p, size_t len)
 {
 	ParleyError err;
 	size_t name_len = 0;
 	guint32 iterations;
 	const uint8_t *ad;
-	uint8_t Ya[PARLEY_POINT_LEN];
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_R_WAIT_HS1, PARLEY_ERR_STATE);
 
@@ -284,7 +314,7 @@ parley_handshake_consume_hs1(ParleyHandshake *hs, const uint8_t *p, size_t len,
 		return err;
 	}
 
-	ad = p + HS_PREFIX_LEN + PARLEY_SID_LEN + PARLEY_POINT_LEN;
+	ad = p + HS_PREFIX_LEN + PARLEY_SID_LEN + PARLEY_COMMIT_LEN;
 	iterations = parley_get_be32(ad + PARLEY_SALT_LEN);
 	/* §3: refuse before any PBKDF2 work */
 	if (iterations < PARLEY_MIN_ITERATIONS || iterations > PARLEY_MAX_ITERATIONS) {
@@ -292,17 +322,8 @@ parley_handshake_consume_hs1(ParleyHandshake *hs, const uint8_t *p, size_t len,
 		return PARLEY_ERR_MALFORMED;
 	}
 
-	/* §4: K = X25519(yb, Ya) first - it does not depend on PRS - so a
-	 * low-order Ya is refused before any PBKDF2 work. */
-	memcpy(Ya, p + HS_PREFIX_LEN + PARLEY_SID_LEN, PARLEY_POINT_LEN);
-	draw(random, rdata, hs->secret->y, PARLEY_SCALAR_LEN);
-	if (!parley_x25519(hs->secret->K, hs->secret->y, Ya)) {
-		fail(hs);
-		return PARLEY_ERR_MALFORMED;
-	}
-
 	memcpy(hs->sid, p + HS_PREFIX_LEN, PARLEY_SID_LEN);
-	memcpy(hs->Ya, Ya, PARLEY_POINT_LEN);
+	memcpy(hs->commit, p + HS_PREFIX_LEN + PARLEY_SID_LEN, PARLEY_COMMIT_LEN);
 	g_byte_array_append(hs->ADa, ad, (guint) (len - (size_t) (ad - p)));
 	memcpy(hs->salt, ad, PARLEY_SALT_LEN);
 	hs->iterations = iterations;
@@ -315,31 +336,27 @@ parley_handshake_consume_hs1(ParleyHandshake *hs, const uint8_t *p, size_t len,
 
 ParleyError
 parley_handshake_create_hs2(ParleyHandshake *hs, const uint8_t prs[PARLEY_PRS_LEN],
-                            GByteArray *out)
+                            ParleyRandomFunc random, gpointer rdata, GByteArray *out)
 {
-	uint8_t Tb[PARLEY_TAG_LEN];
 	GByteArray *b;
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_R_GOT_HS1, PARLEY_ERR_STATE);
 
+	/* §4: Yb is fixed here, before R has seen Ya */
 	if (!parley_cpace_generator(hs->secret->g, prs, PARLEY_PRS_LEN, hs->sid)) {
 		fail(hs);
 		return PARLEY_ERR_LOCAL;
 	}
+	draw(random, rdata, hs->secret->y, PARLEY_SCALAR_LEN);
 	if (!parley_x25519(hs->Yb, hs->secret->y, hs->secret->g)) {
 		fail(hs);
 		return PARLEY_ERR_MALFORMED;
-	}
-	if (!compute_isk(hs) || !compute_tag(hs, hs->Yb, hs->ADb, Tb)) {
-		fail(hs);
-		return PARLEY_ERR_LOCAL;
 	}
 
 	b = g_byte_array_new();
 	put_prefix(b, PARLEY_HS2);
 	g_byte_array_append(b, hs->Yb, PARLEY_POINT_LEN);
 	g_byte_array_append(b, hs->ADb->data, hs->ADb->len);
-	g_byte_array_append(b, Tb, sizeof(Tb));
 	parley_frame_write(out, b->data, b->len);
 	g_byte_array_unref(b);
 	hs->state = PARLEY_HS_R_SENT_HS2;
@@ -351,8 +368,6 @@ parley_handshake_consume_hs2(ParleyHandshake *hs, const uint8_t *p, size_t len)
 {
 	ParleyError err;
 	size_t name_len = 0;
-	uint8_t Tb[PARLEY_TAG_LEN];
-	gboolean ok;
 
 	g_return_val_if_fail(hs->state == PARLEY_HS_I_SENT_HS1, PARLEY_ERR_STATE);
 
@@ -363,7 +378,7 @@ parley_handshake_consume_hs2(ParleyHandshake *hs, const uint8_t *p, size_t len)
 		} else {
 			name_len = p[HS2_FIXED_LEN - 1];
 			if (name_len < 1 || name_len > PARLEY_NAME_MAX ||
-			    len != HS2_FIXED_LEN + name_len + PARLEY_TAG_LEN)
+			    len != HS2_FIXED_LEN + name_len)
 				err = PARLEY_ERR_MALFORMED;
 		}
 	}
@@ -380,18 +395,13 @@ parley_handshake_consume_hs2(ParleyHandshake *hs, const uint8_t *p, size_t len)
 	}
 	g_byte_array_append(hs->ADb, p + HS_PREFIX_LEN + PARLEY_POINT_LEN,
 	                    (guint) (1 + name_len));
-	if (!compute_isk(hs) || !compute_tag(hs, hs->Yb, hs->ADb, Tb)) {
+	if (!compute_isk(hs)) {
 		fail(hs);
 		return PARLEY_ERR_LOCAL;
 	}
-	ok = parley_ct_equal(Tb, p + HS2_FIXED_LEN + name_len, PARLEY_TAG_LEN);
-	parley_wipe(Tb, sizeof(Tb));
-	if (!ok) {
-		fail(hs);
-		return PARLEY_ERR_AUTH;
-	}
 	hs->peer_name_len = name_len;
 	memcpy(hs->peer_name, p + HS2_FIXED_LEN, name_len);
+	hs->state = PARLEY_HS_I_GOT_HS2;
 	return PARLEY_ERR_NONE;
 }
 
@@ -400,14 +410,16 @@ parley_handshake_create_hs3(ParleyHandshake *hs, GByteArray *out)
 {
 	uint8_t payload[HS3_LEN] = { 'P', 'R', 'L', 'Y', PARLEY_VERSION, PARLEY_HS3 };
 
-	g_return_val_if_fail(hs->state == PARLEY_HS_I_SENT_HS1 &&
-	                     hs->peer_name_len > 0, PARLEY_ERR_STATE);
-	if (!compute_tag(hs, hs->Ya, hs->ADa, payload + HS_PREFIX_LEN)) {
+	g_return_val_if_fail(hs->state == PARLEY_HS_I_GOT_HS2, PARLEY_ERR_STATE);
+	/* Ya revealed, with Ta = HMAC-SHA-512(mac_key, lv_cat(Ya, ADa)) */
+	memcpy(payload + HS_PREFIX_LEN, hs->Ya, PARLEY_POINT_LEN);
+	if (!compute_tag(hs, hs->Ya, hs->ADa, payload + HS_PREFIX_LEN + PARLEY_POINT_LEN)) {
 		fail(hs);
 		return PARLEY_ERR_LOCAL;
 	}
 	parley_frame_write(out, payload, sizeof(payload));
-	hs->state = PARLEY_HS_DONE;
+	parley_wipe(payload, sizeof(payload));
+	hs->state = PARLEY_HS_I_SENT_HS3;
 	return PARLEY_ERR_NONE;
 }
 
@@ -415,6 +427,7 @@ ParleyError
 parley_handshake_consume_hs3(ParleyHandshake *hs, const uint8_t *p, size_t len)
 {
 	ParleyError err;
+	uint8_t commit[PARLEY_COMMIT_LEN];
 	uint8_t Ta[PARLEY_TAG_LEN];
 	gboolean ok;
 
@@ -427,12 +440,78 @@ parley_handshake_consume_hs3(ParleyHandshake *hs, const uint8_t *p, size_t len)
 		fail(hs);
 		return err;
 	}
-	if (!compute_tag(hs, hs->Ya, hs->ADa, Ta)) {
+	memcpy(hs->Ya, p + HS_PREFIX_LEN, PARLEY_POINT_LEN);
+
+	/* §4, in this order: the commitment of HS1 ... */
+	if (!compute_commit(hs, hs->Ya, commit)) {
 		fail(hs);
 		return PARLEY_ERR_LOCAL;
 	}
-	ok = parley_ct_equal(Ta, p + HS_PREFIX_LEN, PARLEY_TAG_LEN);
+	ok = parley_ct_equal(commit, hs->commit, PARLEY_COMMIT_LEN);
+	parley_wipe(commit, sizeof(commit));
+	if (!ok) {
+		fail(hs);
+		return PARLEY_ERR_MALFORMED;
+	}
+	/* ... K = X25519(yb, Ya), all zero for a low-order Ya ... */
+	if (!parley_x25519(hs->secret->K, hs->secret->y, hs->Ya)) {
+		fail(hs);
+		return PARLEY_ERR_MALFORMED;
+	}
+	/* ... ISK, mac_key, and Ta in constant time */
+	if (!compute_isk(hs) || !compute_tag(hs, hs->Ya, hs->ADa, Ta)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
+	ok = parley_ct_equal(Ta, p + HS_PREFIX_LEN + PARLEY_POINT_LEN, PARLEY_TAG_LEN);
 	parley_wipe(Ta, sizeof(Ta));
+	if (!ok) {
+		fail(hs);
+		return PARLEY_ERR_AUTH;
+	}
+	hs->state = PARLEY_HS_R_GOT_HS3;
+	return PARLEY_ERR_NONE;
+}
+
+ParleyError
+parley_handshake_create_hs4(ParleyHandshake *hs, GByteArray *out)
+{
+	uint8_t payload[HS4_LEN] = { 'P', 'R', 'L', 'Y', PARLEY_VERSION, PARLEY_HS4 };
+
+	g_return_val_if_fail(hs->state == PARLEY_HS_R_GOT_HS3, PARLEY_ERR_STATE);
+	/* Tb = HMAC-SHA-512(mac_key, lv_cat(Yb, ADb)): R confirms last */
+	if (!compute_tag(hs, hs->Yb, hs->ADb, payload + HS_PREFIX_LEN)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
+	parley_frame_write(out, payload, sizeof(payload));
+	parley_wipe(payload, sizeof(payload));
+	hs->state = PARLEY_HS_DONE;
+	return PARLEY_ERR_NONE;
+}
+
+ParleyError
+parley_handshake_consume_hs4(ParleyHandshake *hs, const uint8_t *p, size_t len)
+{
+	ParleyError err;
+	uint8_t Tb[PARLEY_TAG_LEN];
+	gboolean ok;
+
+	g_return_val_if_fail(hs->state == PARLEY_HS_I_SENT_HS3, PARLEY_ERR_STATE);
+
+	err = check_prefix(p, len, PARLEY_HS4);
+	if (err == PARLEY_ERR_NONE && len != HS4_LEN)
+		err = PARLEY_ERR_MALFORMED;
+	if (err != PARLEY_ERR_NONE) {
+		fail(hs);
+		return err;
+	}
+	if (!compute_tag(hs, hs->Yb, hs->ADb, Tb)) {
+		fail(hs);
+		return PARLEY_ERR_LOCAL;
+	}
+	ok = parley_ct_equal(Tb, p + HS_PREFIX_LEN, PARLEY_TAG_LEN);
+	parley_wipe(Tb, sizeof(Tb));
 	if (!ok) {
 		fail(hs);
 		return PARLEY_ERR_AUTH;
@@ -445,7 +524,7 @@ gboolean
 parley_handshake_derive_keys(const ParleyHandshake *hs, ParleyEpochKeys *keys,
                              char code[8])
 {
-	static const char l_code[] = "parley/1 code";
+	static const char l_code[] = "parley/2 code";
 	uint8_t prk[32];
 	uint8_t c[PARLEY_CODE_LEN];
 	guint32 v;

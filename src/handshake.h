@@ -3,11 +3,20 @@
  *
  *   initiator I                                responder R
  *   init_initiator (draws sid, ya)             init_responder
- *   create_hs1(PRS)      --- HS1 --->          consume_hs1 (draws yb, K)
- *                                              create_hs2(PRS)
- *   consume_hs2 (K, ISK, Tb) <--- HS2 ---
- *   create_hs3           --- HS3 --->          consume_hs3 (Ta)
- *   derive_keys                                derive_keys
+ *   create_hs1(PRS) (Ya, commit)
+ *                        --- HS1 --->          consume_hs1 (sid, commit, ADa)
+ *                                              create_hs2(PRS) (draws yb, Yb)
+ *   consume_hs2 (K, ISK) <--- HS2 ---
+ *   create_hs3 (Ya, Ta)  --- HS3 --->          consume_hs3 (commit, K, ISK, Ta)
+ *                                              create_hs4 (Tb); derive_keys
+ *   consume_hs4 (Tb)     <--- HS4 ---
+ *   derive_keys
+ *
+ * Version 2 commits first: HS1 carries only commit = SHA-512(lv_cat(
+ * "parley/2 commit", sid, Ya, ADa))[0:32], so R picks Yb before it learns
+ * Ya, and I is bound to its Ya before it learns Yb: a relay that knows the
+ * passphrase cannot grind either share until the verification codes match
+ * (§10).
  *
  * Each create_/consume_ checks the state first, computes into locals and
  * commits only when every check passed; a failure leaves the handshake in
@@ -33,10 +42,13 @@
 
 typedef enum {
 	PARLEY_HS_I_START,          /* waiting for PRS to send HS1 */
-	PARLEY_HS_I_SENT_HS1,
+	PARLEY_HS_I_SENT_HS1,       /* waiting for HS2 */
+	PARLEY_HS_I_GOT_HS2,        /* K and ISK known: HS3 next */
+	PARLEY_HS_I_SENT_HS3,       /* waiting for HS4 */
 	PARLEY_HS_R_WAIT_HS1,
 	PARLEY_HS_R_GOT_HS1,        /* waiting for PRS to send HS2 */
-	PARLEY_HS_R_SENT_HS2,
+	PARLEY_HS_R_SENT_HS2,       /* waiting for HS3 */
+	PARLEY_HS_R_GOT_HS3,        /* Ta verified: HS4 next */
 	PARLEY_HS_DONE,
 	PARLEY_HS_FAILED
 } ParleyHandshakeState;
@@ -46,6 +58,7 @@ enum {
 	PARLEY_HS1 = 0x01,
 	PARLEY_HS2 = 0x02,
 	PARLEY_HS3 = 0x03,
+	PARLEY_HS4 = 0x04,
 	PARLEY_HS_ERROR = 0x7f
 };
 
@@ -55,7 +68,8 @@ typedef struct {
 	ParleyHandshakeState state;
 	gboolean initiator;
 	uint8_t sid[PARLEY_SID_LEN];
-	uint8_t Ya[PARLEY_POINT_LEN];
+	uint8_t commit[PARLEY_COMMIT_LEN];   /* I's, from HS1 */
+	uint8_t Ya[PARLEY_POINT_LEN];        /* I: secret until HS3 */
 	uint8_t Yb[PARLEY_POINT_LEN];
 	GByteArray *ADa;
 	GByteArray *ADb;
@@ -80,30 +94,40 @@ void parley_handshake_init_initiator(ParleyHandshake *hs,
 void parley_handshake_init_responder(ParleyHandshake *hs, const char *name);
 void parley_handshake_clear(ParleyHandshake *hs);
 
-/* I: PRS known -> append the HS1 frame to out. */
+/* I: PRS known -> g, Ya and the commitment; append the HS1 frame to out. */
 ParleyError parley_handshake_create_hs1(ParleyHandshake *hs,
                                         const uint8_t prs[PARLEY_PRS_LEN],
                                         GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
-/* R: check HS1 (§4 order: magic, version, type, length, name, iterations),
- * draw yb and compute K (refusing a low-order Ya before any PBKDF2 work).
- * Returns the ERROR code to send on failure. */
+/* R: check HS1 (§4 order: magic, version, type, length, name, iterations)
+ * and keep sid, commitment and ADa.  Returns the ERROR code to send on
+ * failure.  (A low-order Ya can only be refused at HS3 now: R has not
+ * seen Ya before PBKDF2.) */
 ParleyError parley_handshake_consume_hs1(ParleyHandshake *hs,
-                                         const uint8_t *p, size_t len,
-                                         ParleyRandomFunc random,
-                                         gpointer rdata) G_GNUC_WARN_UNUSED_RESULT;
-/* R: PRS known -> Yb, ISK, Tb; append the HS2 frame to out. */
+                                         const uint8_t *p,
+                                         size_t len) G_GNUC_WARN_UNUSED_RESULT;
+/* R: PRS known -> draw yb, Yb; append the HS2 frame to out. */
 ParleyError parley_handshake_create_hs2(ParleyHandshake *hs,
                                         const uint8_t prs[PARLEY_PRS_LEN],
+                                        ParleyRandomFunc random, gpointer rdata,
                                         GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
-/* I: check HS2, compute K and ISK, verify Tb (PARLEY_ERR_AUTH on mismatch). */
+/* I: check HS2, compute K (a low-order Yb: ERROR 2), ISK and mac_key. */
 ParleyError parley_handshake_consume_hs2(ParleyHandshake *hs,
                                          const uint8_t *p,
                                          size_t len) G_GNUC_WARN_UNUSED_RESULT;
-/* I: append the HS3 frame; the handshake is done. */
+/* I: append the HS3 frame (Ya revealed, Ta). */
 ParleyError parley_handshake_create_hs3(ParleyHandshake *hs,
                                         GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
-/* R: verify Ta (PARLEY_ERR_AUTH on mismatch); the handshake is done. */
+/* R: check HS3 in §4's order: the commitment (ERROR 2), K (a low-order Ya:
+ * ERROR 2), ISK and mac_key, then Ta (PARLEY_ERR_AUTH on mismatch). */
 ParleyError parley_handshake_consume_hs3(ParleyHandshake *hs,
+                                         const uint8_t *p,
+                                         size_t len) G_GNUC_WARN_UNUSED_RESULT;
+/* R: append the HS4 frame (Tb); the handshake is done for R. */
+ParleyError parley_handshake_create_hs4(ParleyHandshake *hs,
+                                        GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
+/* I: verify Tb (PARLEY_ERR_AUTH on mismatch: I sends ERROR 3); the
+ * handshake is done for I. */
+ParleyError parley_handshake_consume_hs4(ParleyHandshake *hs,
                                          const uint8_t *p,
                                          size_t len) G_GNUC_WARN_UNUSED_RESULT;
 
@@ -116,7 +140,7 @@ gboolean parley_handshake_derive_keys(const ParleyHandshake *hs,
 
 /* Is p an ERROR frame ("PRLY" ?? 7F, recognised whatever its version)? */
 gboolean parley_handshake_is_error_frame(const uint8_t *p, size_t len);
-/* Append an ERROR frame (version 01) with code and reason (truncated to
+/* Append an ERROR frame (version 02) with code and reason (truncated to
  * 200 bytes at a character boundary). */
 void parley_handshake_write_error(GByteArray *out, int code, const char *reason);
 

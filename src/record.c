@@ -11,11 +11,11 @@ gboolean
 parley_epoch_keys_expand_with(ParleyHkdfExpandFunc expand, const uint8_t prk[32],
                               ParleyEpochKeys *k)
 {
-	static const char l_key_ir[] = "parley/1 i2r key";
-	static const char l_iv_ir[] = "parley/1 i2r iv";
-	static const char l_key_ri[] = "parley/1 r2i key";
-	static const char l_iv_ri[] = "parley/1 r2i iv";
-	static const char l_chain[] = "parley/1 chain";
+	static const char l_key_ir[] = "parley/2 i2r key";
+	static const char l_iv_ir[] = "parley/2 i2r iv";
+	static const char l_key_ri[] = "parley/2 r2i key";
+	static const char l_iv_ri[] = "parley/2 r2i iv";
+	static const char l_chain[] = "parley/2 chain";
 	gboolean ok;
 
 	g_return_val_if_fail(expand != NULL && prk != NULL && k != NULL, FALSE);

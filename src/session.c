@@ -453,7 +453,7 @@ handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 no
 	case PARLEY_HS_R_WAIT_HS1: {
 		ParleyEvent *ev;
 
-		err = parley_handshake_consume_hs1(&s->hs, p, len, s->random, s->random_data);
+		err = parley_handshake_consume_hs1(&s->hs, p, len);
 		if (err != PARLEY_ERR_NONE) {
 			fail(s, err, err);
 			return;
@@ -472,28 +472,39 @@ handle_handshake_frame(ParleySession *s, const uint8_t *p, size_t len, gint64 no
 		memcpy(ev->sid, s->sid, PARLEY_SID_LEN);
 		return;
 	}
-	case PARLEY_HS_I_SENT_HS1: {
-		GByteArray *hs3;
-
+	case PARLEY_HS_I_SENT_HS1:
+		/* §4: K, ISK; then Ya is revealed with Ta */
 		err = parley_handshake_consume_hs2(&s->hs, p, len);
+		if (err == PARLEY_ERR_NONE)
+			err = parley_handshake_create_hs3(&s->hs, s->out);
+		if (err != PARLEY_ERR_NONE)
+			fail(s, err, err);
+		return;
+	case PARLEY_HS_R_SENT_HS2: {
+		GByteArray *hs4;
+
+		/* a bad commitment or Ya: ERROR 2; a Ta mismatch means the
+		 * passphrases differ: ERROR 3 */
+		err = parley_handshake_consume_hs3(&s->hs, p, len);
 		if (err != PARLEY_ERR_NONE) {
-			/* a Tb mismatch means the passphrases differ: ERROR 3 */
 			fail(s, err, err);
 			return;
 		}
-		/* HS3 goes out only once our keys are set: a peer must not
+		/* HS4 goes out only once our keys are set: a peer must not
 		 * establish with a side that could not. */
-		hs3 = g_byte_array_new();
-		err = parley_handshake_create_hs3(&s->hs, hs3);
+		hs4 = g_byte_array_new();
+		err = parley_handshake_create_hs4(&s->hs, hs4);
 		if (err != PARLEY_ERR_NONE)
 			fail(s, err, err);
 		else if (establish(s, now_ms))
-			g_byte_array_append(s->out, hs3->data, hs3->len);
-		g_byte_array_unref(hs3);
+			g_byte_array_append(s->out, hs4->data, hs4->len);
+		g_byte_array_unref(hs4);
 		return;
 	}
-	case PARLEY_HS_R_SENT_HS2:
-		err = parley_handshake_consume_hs3(&s->hs, p, len);
+	case PARLEY_HS_I_SENT_HS3:
+		/* a Tb mismatch: I tells R (ERROR 3) and its user that the
+		 * passphrases differ */
+		err = parley_handshake_consume_hs4(&s->hs, p, len);
 		if (err != PARLEY_ERR_NONE) {
 			fail(s, err, err);
 			return;
@@ -865,7 +876,8 @@ parley_session_provide_prs(ParleySession *s, guint kdf_id,
 	if (s->initiator)
 		err = parley_handshake_create_hs1(&s->hs, prs, s->out);
 	else
-		err = parley_handshake_create_hs2(&s->hs, prs, s->out);
+		err = parley_handshake_create_hs2(&s->hs, prs, s->random, s->random_data,
+		                                  s->out);
 	if (err != PARLEY_ERR_NONE)
 		fail(s, err, err);
 }

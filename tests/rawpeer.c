@@ -266,7 +266,7 @@ raw_frame(const void *payload, size_t len)
 }
 
 GByteArray *
-raw_hs1_payload(uint8_t version, const uint8_t Ya[PARLEY_POINT_LEN],
+raw_hs1_payload(uint8_t version, const uint8_t commit[PARLEY_COMMIT_LEN],
                 const uint8_t salt[PARLEY_SALT_LEN], guint32 iterations,
                 guint16 listen_port, const char *name)
 {
@@ -278,11 +278,11 @@ raw_hs1_payload(uint8_t version, const uint8_t Ya[PARLEY_POINT_LEN],
 	g_byte_array_append(p, head, sizeof(head));
 	parley_random_bytes(buf, PARLEY_SID_LEN);
 	g_byte_array_append(p, buf, PARLEY_SID_LEN);
-	if (Ya == NULL) {
-		parley_random_bytes(buf, PARLEY_POINT_LEN);
-		Ya = buf;
+	if (commit == NULL) {
+		parley_random_bytes(buf, PARLEY_COMMIT_LEN);
+		commit = buf;
 	}
-	g_byte_array_append(p, Ya, PARLEY_POINT_LEN);
+	g_byte_array_append(p, commit, PARLEY_COMMIT_LEN);
 	g_byte_array_append(p, salt, PARLEY_SALT_LEN);
 	parley_put_be32(buf, iterations);
 	parley_put_be16(buf + 4, listen_port);
@@ -293,6 +293,10 @@ raw_hs1_payload(uint8_t version, const uint8_t Ya[PARLEY_POINT_LEN],
 }
 
 /* ---- the native session ------------------------------------------------- */
+
+/* HS4 comes at once after HS3 (no PBKDF2 between them); generous for a
+ * busy machine under a sanitizer */
+#define RAW_HS4_WAIT_MS 20000
 
 void
 raw_session_init(RawSession *s, RawConn *conn)
@@ -353,7 +357,7 @@ raw_session_wait_reply(RawSession *s, guint timeout_ms)
 		g_byte_array_unref(f);
 		return RAW_REPLY_ERROR;
 	}
-	if (f->len > 6 && memcmp(f->data, "PRLY\x01\x02", 6) == 0) {
+	if (f->len > 6 && memcmp(f->data, "PRLY\x02\x02", 6) == 0) {
 		if (s->hs2 != NULL)
 			g_byte_array_unref(s->hs2);
 		s->hs2 = f;
@@ -373,7 +377,7 @@ ParleyError
 raw_session_finish(RawSession *s)
 {
 	ParleyEpochKeys k;
-	GByteArray *out;
+	GByteArray *out, *hs4;
 	ParleyError err;
 
 	g_return_val_if_fail(s->hs2 != NULL && s->hs_live, PARLEY_ERR_STATE);
@@ -384,6 +388,21 @@ raw_session_finish(RawSession *s)
 	g_assert_cmpint(parley_handshake_create_hs3(&s->hs, out), ==, PARLEY_ERR_NONE);
 	raw_send(s->conn, out->data, out->len);
 	g_byte_array_unref(out);
+
+	/* §4: R checks HS3 and confirms last, with HS4 (or ERROR 3 when the
+	 * passphrases differ) */
+	hs4 = raw_wait_frame(s->conn, RAW_HS4_WAIT_MS);
+	if (hs4 == NULL)
+		return PARLEY_ERR_CLOSED;
+	if (raw_error_code(hs4) >= 0) {
+		s->error_code = raw_error_code(hs4);
+		g_byte_array_unref(hs4);
+		return s->error_code == PARLEY_ERR_AUTH ? PARLEY_ERR_AUTH : PARLEY_ERR_MALFORMED;
+	}
+	err = parley_handshake_consume_hs4(&s->hs, hs4->data, hs4->len);
+	g_byte_array_unref(hs4);
+	if (err != PARLEY_ERR_NONE)
+		return err;
 
 	/* §5, as I: we send I->R and receive R->I */
 	g_assert_true(parley_handshake_derive_keys(&s->hs, &k, s->code));

@@ -74,9 +74,9 @@ int raw_error_code(const GByteArray *payload);
 /* A frame: 4-byte big-endian length, then payload. Caller unrefs. */
 GByteArray *raw_frame(const void *payload, size_t len);
 /* An HS1 payload built by hand (§4): version and type as given, a random
- * sid, the given Ya (NULL: 32 random bytes, never a low-order point in
- * practice), salt, iterations, listen port and name. Caller unrefs. */
-GByteArray *raw_hs1_payload(uint8_t version, const uint8_t Ya[PARLEY_POINT_LEN],
+ * sid, the given commitment (NULL: 32 random bytes, which no Ya will
+ * match), salt, iterations, listen port and name. Caller unrefs. */
+GByteArray *raw_hs1_payload(uint8_t version, const uint8_t commit[PARLEY_COMMIT_LEN],
                             const uint8_t salt[PARLEY_SALT_LEN], guint32 iterations,
                             guint16 listen_port, const char *name);
 
@@ -137,8 +137,10 @@ void raw_session_send_hs1(RawSession *s, const char *name, guint16 listen_port,
                           const uint8_t prs[PARLEY_PRS_LEN]);
 /* Wait for the answer to HS1. */
 RawReply raw_session_wait_reply(RawSession *s, guint timeout_ms);
-/* After RAW_REPLY_HS2: verify Tb, send HS3, derive the epoch-0 keys.
- * PARLEY_ERR_AUTH when the passphrases differ (nothing is sent then). */
+/* After RAW_REPLY_HS2: send HS3 (Ya, Ta), wait for HS4 and verify Tb,
+ * derive the epoch-0 keys.  PARLEY_ERR_AUTH when the passphrases differ
+ * (R answered ERROR 3, or Tb did not verify); PARLEY_ERR_CLOSED when no
+ * answer came. */
 ParleyError raw_session_finish(RawSession *s);
 /* The whole handshake; TRUE once established. */
 gboolean raw_session_handshake(RawSession *s, const char *name, guint16 listen_port,

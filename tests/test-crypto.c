@@ -9,7 +9,7 @@
  *   Mode of Operation", test cases 1-4 and 13-16 (AES-GCM),
  *   draft-irtf-cfrg-cpace appendix "Test vector for CPace using group X25519
  *   and hash SHA-512" (generator, Ya, Yb, K, ISK_IR, low-order points),
- *   and tests/data/parley-v1.json (handshakes[0], lv_cat_examples).
+ *   and tests/data/parley-v2.json (handshakes[0], lv_cat_examples).
  * The extra Elligator 2 vectors were computed with an independent
  * implementation of RFC 9380 §6.7.1 in Python.  The constant-time field
  * (src/field25519.c) and map are also checked against libgcrypt's MPI
@@ -790,7 +790,7 @@ test_x25519_zero(void)
 }
 
 /* draft-irtf-cfrg-cpace, "Test vectors for G_X25519.scalar_mult_vfy: low
- * order points" (the same as negative.low_order_points in parley-v1.json). */
+ * order points" (the same as negative.low_order_points in parley-v2.json). */
 static const struct {
 	const char *u, *q;      /* q == NULL: the result is zero, abort */
 } low_order[] = {
@@ -844,7 +844,7 @@ test_lv_cat(void)
 	uint8_t big[128];
 
 	/* draft-irtf-cfrg-cpace "Testvector for lv_cat()", also in
-	 * parley-v1.json lv_cat_examples[0] */
+	 * parley-v2.json lv_cat_examples[0] */
 	parley_lv_append(a, "1234", 4);
 	parley_lv_append(a, "5", 1);
 	parley_lv_append(a, "", 0);
@@ -1390,15 +1390,16 @@ test_elligator2_vs_mpi(void)
 	gcry_mpi_release(p);
 }
 
-/* tests/data/parley-v1.json, handshakes[0] ("ascii"): the whole crypto
- * path of a handshake, from the passphrase to the epoch-0 keys. */
+/* tests/data/parley-v2.json, handshakes[0] ("ascii"): the whole crypto
+ * path of a handshake, from the passphrase to the epoch-0 keys, with the
+ * version-2 commitment. */
 static void
-test_parley_v1_handshake0(void)
+test_parley_v2_handshake0(void)
 {
 	static const char pass[] = "correct horse battery staple";
 	uint8_t salt[16], sid[16], ya[32], yb[32], prs[32], g[32];
 	uint8_t Ya[32], Yb[32], ka[32], kb[32], isk[64], mac_key[64], tag[64];
-	uint8_t prk[32], okm[32];
+	uint8_t prk[32], okm[32], h[64];
 	GByteArray *b = g_byte_array_new();
 	size_t ada_len;
 	uint8_t *ada;
@@ -1414,35 +1415,42 @@ test_parley_v1_handshake0(void)
 	                                   prs, 32));
 	assert_hex(prs, 32, "d31343894e197f662ffaed937c41c01e340a9713c3632131146ff8a8f4fffedc");
 
-	/* §4 generator string, its hash, u and g */
-	parley_cpace_generator_string(b, "CPace255", 8, prs, 32, "parley/1", 8,
+	/* §4 generator string (CI "parley/2"), its hash, u and g */
+	parley_cpace_generator_string(b, "CPace255", 8, prs, 32, "parley/2", 8,
 	                              sid, 16);
 	assert_hex(b->data, b->len,
 	           "08435061636532353520d31343894e197f662ffaed937c41c01e340a9713c363"
 	           "2131146ff8a8f4fffedc55000000000000000000000000000000000000000000"
 	           "0000000000000000000000000000000000000000000000000000000000000000"
 	           "0000000000000000000000000000000000000000000000000000000000000000"
-	           "087061726c65792f3110d3fb89eddfba1497fb07cf450b69bee6");
-	{
-		uint8_t h[64];
-
-		g_assert_true(parley_sha512(b->data, b->len, h));
-		assert_hex(h, 32, "5faa073d43d00bc4aff93b4b7cbd3f491c14f9b421c57c02c8a9786b7ca0c299");
-		h[31] &= 0x7f;
-		assert_hex(h, 32, "5faa073d43d00bc4aff93b4b7cbd3f491c14f9b421c57c02c8a9786b7ca0c219");
-	}
+	           "087061726c65792f3210d3fb89eddfba1497fb07cf450b69bee6");
+	g_assert_true(parley_sha512(b->data, b->len, h));
+	assert_hex(h, 32, "c5f3abb260f6a43c5a58327c140892b598e88a61871d42da4e9604f0210a5d06");
+	h[31] &= 0x7f;
+	assert_hex(h, 32, "c5f3abb260f6a43c5a58327c140892b598e88a61871d42da4e9604f0210a5d06");
 	g_assert_true(parley_cpace_generator(g, prs, 32, sid));
-	assert_hex(g, 32, "d26ebcb0103222ecfc3c1bb80ea319e469aec314405cf5c274d386151007e063");
+	assert_hex(g, 32, "61c549f3d590f0a6538c993e1386db69b365952b4476d56b867e42e81ac8e931");
 
-	/* Ya, Yb, K */
+	/* Ya, its commitment (HS1), Yb, K */
 	g_assert_true(parley_x25519(Ya, ya, g));
-	assert_hex(Ya, 32, "7eb597b35a368216ee42a4655915906910e2b0246a92cad19486cbd93f1f2360");
+	assert_hex(Ya, 32, "c9fd7c3ba790001ab0c130f56c39b3ebf156fa11f6189f93db886f0ebe072643");
+	g_byte_array_set_size(b, 0);
+	parley_lv_append(b, "parley/2 commit", 15);
+	parley_lv_append(b, sid, 16);
+	parley_lv_append(b, Ya, 32);
+	parley_lv_append(b, ada, ada_len);
+	assert_hex(b->data, b->len,
+	           "0f7061726c65792f3220636f6d6d697410d3fb89eddfba1497fb07cf450b69be"
+	           "e620c9fd7c3ba790001ab0c130f56c39b3ebf156fa11f6189f93db886f0ebe07"
+	           "26431c7672cc30c3d836530db7a34da472cfeb00030d40138805616c696365");
+	g_assert_true(parley_sha512(b->data, b->len, h));
+	assert_hex(h, 32, "70c275a1af516689a32172975a32e5dadb32c6d8e6a192c8d998b1e9cbcc468a");
 	g_assert_true(parley_x25519(Yb, yb, g));
-	assert_hex(Yb, 32, "6b055b73143c8f19b62ce1ed37d89612a8f131b8cb1daa96849462a74d8c2759");
+	assert_hex(Yb, 32, "ed7e6d2e18988b0f789424e770dd2c78cbac68c3a4cf1050d54772c3c492fe1f");
 	g_assert_true(parley_x25519(ka, ya, Yb));
 	g_assert_true(parley_x25519(kb, yb, Ya));
 	g_assert_cmpmem(ka, 32, kb, 32);
-	assert_hex(ka, 32, "782046feec263dcfaa2dbabce11b57ebb731fad3461b3f18c1e0b43443262e3f");
+	assert_hex(ka, 32, "4b60a123dab7a3b35fb9da23960ae2d181b243d986a8bae287a1148ceee9757d");
 
 	/* ISK */
 	g_byte_array_set_size(b, 0);
@@ -1455,48 +1463,48 @@ test_parley_v1_handshake0(void)
 	parley_lv_append(b, "\003bob", 4);
 	g_assert_true(parley_sha512(b->data, b->len, isk));
 	assert_hex(isk, 64,
-	           "70ed1327500024b07d03b0c365789df1ba8dd3cb7d6fe8a148902d690d177287"
-	           "833b8042942df020d9298dff814b5dae07e093d3542aa5aaff8dd9664a57d10c");
+	           "b7bdf8e3918bcdab528d6400399930bbc847b7086e816fb65ed664911406f739"
+	           "cf50b2d197d34d547936994d62606f3a259faa9ecfad787544b249a0291a67cc");
 
-	/* key confirmation: mac_key, Tb, Ta */
+	/* key confirmation: mac_key, Ta (HS3), Tb (HS4) */
 	g_byte_array_set_size(b, 0);
 	g_byte_array_append(b, (const guint8 *) "CPaceMac", 8);
 	g_byte_array_append(b, sid, 16);
 	g_byte_array_append(b, isk, 64);
 	g_assert_true(parley_sha512(b->data, b->len, mac_key));
 	assert_hex(mac_key, 64,
-	           "5d2b0db7de448c927e3e7c1c4170f2b5a5d81f9f2ce5dd1559f455eaa6f477ca"
-	           "3b9798c2c798269fcd5d9551bf242636d6383661ee00e4e0d1baef3c804777bb");
-	g_byte_array_set_size(b, 0);
-	parley_lv_append(b, Yb, 32);
-	parley_lv_append(b, "\003bob", 4);
-	g_assert_true(parley_hmac_sha512(mac_key, 64, b->data, b->len, tag));
-	assert_hex(tag, 64,
-	           "0d89973a41ae3af758670f8589a91b4187a39f41ad79ac65d0a5ca028a9d79e7"
-	           "82cb76a6f2bb670db1eb0d44b4b05c7fe0f57d71b493498a5d752d7b40b1ec08");
+	           "d8d24abcb91824b6a2d44e97868d622d58a86c695453152a756a7aa2e48063ad"
+	           "8ce0d2b73d11fd38753d8c2e3081b6ef863f765852bb418303710e7dbdf2cfbc");
 	g_byte_array_set_size(b, 0);
 	parley_lv_append(b, Ya, 32);
 	parley_lv_append(b, ada, ada_len);
 	g_assert_true(parley_hmac_sha512(mac_key, 64, b->data, b->len, tag));
 	assert_hex(tag, 64,
-	           "36847f1826bab93650737563e9392d77229ba6af39d8bd55b9eb9d2b0c475b71"
-	           "fe2ec78b83654fd995c5a02a8b08286ed512b718f4ceb9044a4d3d890612cf6b");
+	           "a06af6203a6aa5ad920f95627c0d11f7fef6c0fa750b73202334d564a656b30d"
+	           "706070d4ef9f7947d14f214f13d7ede66bf2a94e98d619f1c030f199cbd6457a");
+	g_byte_array_set_size(b, 0);
+	parley_lv_append(b, Yb, 32);
+	parley_lv_append(b, "\003bob", 4);
+	g_assert_true(parley_hmac_sha512(mac_key, 64, b->data, b->len, tag));
+	assert_hex(tag, 64,
+	           "71024f30a79b5807ca78e662955495ef181a902d35e17a1196b57fe7d682d8aa"
+	           "94add1793f988d325c646a5ba324374644b2458b243141a1c5107cbfcca8f7a2");
 
 	/* §5 key schedule */
 	g_assert_true(parley_hkdf_extract(sid, 16, isk, 64, prk));
-	assert_hex(prk, 32, "3b2bbc55ea27185a391195abe926ec55021778c6f2d393f446b13a3b2d40cc44");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 i2r key", 16, okm, 32));
-	assert_hex(okm, 32, "5bbe001ad42d32e290475480bb2a8ce4b732f67203941202a337f6c84beb98ba");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 i2r iv", 15, okm, 12));
-	assert_hex(okm, 12, "b6e7b3ff98ca61459f765a3f");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 r2i key", 16, okm, 32));
-	assert_hex(okm, 32, "aaec478eae0f26aa36f2ef8c48290cac6ed19d91c8904e3eb8d867c7722345cd");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 r2i iv", 15, okm, 12));
-	assert_hex(okm, 12, "9da325aacd2a3fe5f3248ac8");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 chain", 14, okm, 32));
-	assert_hex(okm, 32, "810aa0bca608c49a32f272be9d741686c7ca4c2dcb88c0eaf1ef98d6982109af");
-	g_assert_true(parley_hkdf_expand(prk, "parley/1 code", 13, okm, 4));
-	assert_hex(okm, 4, "5cd0921f");
+	assert_hex(prk, 32, "55829a6beba540c65ab1ef5c9a0aba8060616b926266d3e2e5f272e572fa32e1");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 i2r key", 16, okm, 32));
+	assert_hex(okm, 32, "b1833d131ed5e1c58be5fd97f9d89f2d5003b98402f247fe70a64b3e23f11e6d");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 i2r iv", 15, okm, 12));
+	assert_hex(okm, 12, "082612f1c206a4eee04e3d6f");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 r2i key", 16, okm, 32));
+	assert_hex(okm, 32, "dae819045e831a6acd4a26d3c67b7fc3b194d30a6d8d1ac5e0e1d10df8a1e961");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 r2i iv", 15, okm, 12));
+	assert_hex(okm, 12, "d4366ed83d16686b9a245a0f");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 chain", 14, okm, 32));
+	assert_hex(okm, 32, "3cc773e54026d4c1a0203ab5982cd1980da63b4bc6c13580255de143f0df3178");
+	g_assert_true(parley_hkdf_expand(prk, "parley/2 code", 13, okm, 4));
+	assert_hex(okm, 4, "a5177f2e");
 
 	g_free(ada);
 	g_byte_array_unref(b);
@@ -1512,7 +1520,7 @@ test_cpace_generator_long_prs(void)
 	memset(prs, 0x33, sizeof prs);
 	memset(sid, 0x44, sizeof sid);
 	parley_cpace_generator_string(b, "CPace255", 8, prs, sizeof prs,
-	                              "parley/1", 8, sid, 16);
+	                              "parley/2", 8, sid, 16);
 	/* 9 + (2 + 200) + (1 + 0) + 9 + 17 */
 	g_assert_cmpuint(b->len, ==, 238);
 	g_assert_cmpuint(b->data[9], ==, 0xc8);
@@ -1526,11 +1534,11 @@ test_cpace_generator_long_prs(void)
 	/* zpad is exactly 0 when DSI and PRS fill the block: 1 + 9 + 1 + 117 */
 	g_byte_array_set_size(b, 0);
 	parley_cpace_generator_string(b, "CPace255", 8, prs, 117,
-	                              "parley/1", 8, sid, 16);
+	                              "parley/2", 8, sid, 16);
 	g_assert_cmpuint(b->len, ==, 9 + 118 + 1 + 9 + 17);
 	g_byte_array_set_size(b, 0);
 	parley_cpace_generator_string(b, "CPace255", 8, prs, 116,
-	                              "parley/1", 8, sid, 16);
+	                              "parley/2", 8, sid, 16);
 	g_assert_cmpuint(b->len, ==, 9 + 117 + 2 + 9 + 17);
 	g_byte_array_unref(b);
 }
@@ -1642,7 +1650,7 @@ main(int argc, char **argv)
 	g_test_add_func("/crypto/field25519/mpi", test_field25519);
 	g_test_add_func("/crypto/cpace/elligator2-vs-mpi", test_elligator2_vs_mpi);
 	g_test_add_func("/crypto/cpace/long-prs", test_cpace_generator_long_prs);
-	g_test_add_func("/crypto/parley-v1/handshake-0", test_parley_v1_handshake0);
+	g_test_add_func("/crypto/parley-v2/handshake-0", test_parley_v2_handshake0);
 
 	g_test_add_func("/errors/strerror", test_strerror);
 	g_test_add_func("/event/clear", test_event_clear);

@@ -117,7 +117,7 @@ test_byte_at_a_time(void)
 static void
 test_headers(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *list = tj_need(root, "negative/frame_headers");
 	guint i;
 

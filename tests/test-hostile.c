@@ -313,9 +313,9 @@ expect_error_and_close(RawConn *c, int code)
 	g_assert_nonnull(fr);
 	g_assert_cmpint(raw_error_code(fr), ==, code);
 	if (fr != NULL) {
-		/* §4: "PRLY" 01 7F code reason, sent with version 01 */
+		/* §4: "PRLY" 02 7F code reason, sent with version 02 */
 		g_assert_cmpuint(fr->len, >=, 7);
-		g_assert_cmpmem(fr->data, 6, "PRLY\x01\x7f", 6);
+		g_assert_cmpmem(fr->data, 6, "PRLY\x02\x7f", 6);
 		g_assert_true(g_utf8_validate((const char *) fr->data + 7, fr->len - 7, NULL));
 		g_byte_array_unref(fr);
 	}
@@ -669,7 +669,8 @@ test_slow_bytes(Fix *f, gconstpointer data)
 static void
 test_version(Fix *f, gconstpointer data)
 {
-	static const uint8_t versions[] = { 0x00, 0x02, 0x7f, 0xff };
+	/* 01: a version-1 peer; there is no fallback (§4) */
+	static const uint8_t versions[] = { 0x00, 0x01, 0x03, 0xff };
 	guint since, i;
 
 	if (!f->ready)
@@ -694,7 +695,7 @@ test_version(Fix *f, gconstpointer data)
 static void
 test_low_order(Fix *f, gconstpointer data)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *list = tj_need(root, "negative/low_order_points");
 	guint since, i, n = 0;
 
@@ -714,17 +715,29 @@ test_low_order(Fix *f, gconstpointer data)
 
 		if (!tj_pbool(pt, "must_abort", FALSE))
 			continue;
+		/* HS1 commits to the low-order Ya; the victim answers HS2
+		 * (with its own passphrase: HS2 does not depend on Ya) */
 		hs1 = tj_phex(pt, "hs1_with_this_Ya", &len);
 		c = atk(f, 1 + i);
 		fr = raw_frame(hs1, len);
 		raw_send(c, fr->data, fr->len);
 		g_byte_array_unref(fr);
 		g_free(hs1);
+		fr = raw_wait_frame(c, T_SESSION);
+		g_assert_nonnull(fr);
+		if (fr != NULL) {
+			g_assert_cmpmem(fr->data, 6, "PRLY\x02\x02", 6);
+			g_byte_array_unref(fr);
+		}
+		/* HS3 reveals it: §4, ERROR 2 before Ta is checked */
+		hs1 = tj_phex(pt, "hs3_with_this_Ya", &len);
+		fr = raw_frame(hs1, len);
+		raw_send(c, fr->data, fr->len);
+		g_byte_array_unref(fr);
+		g_free(hs1);
 		if (n++ == 0)
 			rtt(f, "low-order-point");
-		/* §4: refused with ERROR 2 before any PBKDF2 work */
 		expect_error_and_close(c, PARLEY_ERR_MALFORMED);
-		g_assert_cmpuint(host_kdf_busy(), ==, 0);
 	}
 	g_assert_cmpuint(n, >=, 6);
 	tj_free(root);
@@ -937,7 +950,7 @@ test_close_mid_frame(Fix *f, gconstpointer data)
 	raw_session_init(&s, c);
 	raw_session_send_hs1(&s, "half", 0, atk_salt, ITERATIONS, wrong_prs);
 	g_assert_cmpint(raw_session_wait_reply(&s, T_SESSION), ==, RAW_REPLY_HS2);
-	raw_send(c, "\0\0\0\x46PRLY\x01\x03", 10);
+	raw_send(c, "\0\0\0\x66PRLY\x02\x03", 10);
 	raw_shutdown_write(c);
 	expect_silent_close(c, T_REPLY);
 	raw_session_clear(&s);
@@ -1026,7 +1039,7 @@ unfinished_round(Fix *f, guint first_host, const char *label, guint *hs2, guint 
 			g_assert_cmpint(c[i]->eof_ms - c[i]->opened_ms, >=, HS_TIMEOUT_MS - 100);
 		} else if (fr != NULL && raw_error_code(fr) == PARLEY_ERR_BUSY) {
 			(*busy)++;
-		} else if (fr != NULL && fr->len > 6 && memcmp(fr->data, "PRLY\x01\x02", 6) == 0) {
+		} else if (fr != NULL && fr->len > 6 && memcmp(fr->data, "PRLY\x02\x02", 6) == 0) {
 			(*hs2)++;
 		} else {
 			g_test_message("connection %u: unexpected answer", i);
@@ -1607,7 +1620,7 @@ test_unauthenticated_text(Fix *f, gconstpointer data)
 	mallory_says(f, &m, "an honest start");
 	since = host_mark();
 	err = g_byte_array_new();
-	g_byte_array_append(err, (const guint8 *) "PRLY\x01\x7f\x02", 7);
+	g_byte_array_append(err, (const guint8 *) "PRLY\x02\x7f\x02", 7);
 	g_byte_array_append(err, (const guint8 *) lie, strlen(lie));
 	send_frame(m.c, err);
 	g_byte_array_unref(err);

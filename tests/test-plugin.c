@@ -801,8 +801,9 @@ test_wrong_passphrase(Pair *f, gconstpointer data)
 	}
 	STOP_IF_FAILED();
 	/* both handshakes (each side dialled) have ended on both sides: as
-	 * initiator ("uses a different passphrase") and as responder ("could
-	 * not verify"); now try again at once */
+	 * responder, which checks Ta ("uses a different passphrase"), and as
+	 * initiator, told by the responder's ERROR 3 ("could not verify");
+	 * now try again at once */
 	for (k = 0; k < 2; k++) {
 		const Side *me = &f->s[k], *peer = &f->s[1 - k];
 
@@ -816,9 +817,10 @@ test_wrong_passphrase(Pair *f, gconstpointer data)
 	m = host_mark();
 	g_assert_true(host_menu_action(A(f)->acct, B(f)->addr, "Reconnect"));
 	/* after the backoff (1 s for a first failure) the try is a real one,
-	 * and fails on the passphrase again */
+	 * and fails on the passphrase again: §4, the responder checks Ta
+	 * and answers ERROR 3, which the initiator reports */
 	again = host_wait(m, HOST_EV_MESSAGE, A(f)->acct, B(f)->addr, PURPLE_MESSAGE_ERROR,
-	                  "uses a different passphrase", T_SESSION);
+	                  "could not verify", T_SESSION);
 	g_assert_nonnull(again);
 	/* the peer counted the failure: its backoff refused the try before
 	 * that.  Under valgrind the waits above can outlast the 1 s backoff,
@@ -836,9 +838,9 @@ test_wrong_passphrase(Pair *f, gconstpointer data)
 		g_assert_cmpint(again->time_ms - busy->time_ms, >=, 700);
 	if (busy != NULL && again != NULL)
 		g_assert_cmpint(again->time_ms - busy->time_ms, <, 5000 * (gint64) scale);
-	/* and the peer is told of that one too */
+	/* and the peer, which found the mismatch, says so too */
 	g_assert_nonnull(host_wait(m, HOST_EV_MESSAGE, B(f)->acct, A(f)->addr, PURPLE_MESSAGE_ERROR,
-	                           "could not verify", T_MESSAGE));
+	                           "uses a different passphrase", T_MESSAGE));
 	STOP_IF_FAILED();
 	/* then it stops: no redial loop that would guess online */
 	host_run_for(T_QUIET);

@@ -1,6 +1,6 @@
 /*
  * test-session.c - the native protocol core (§§3-8) against the vectors of
- * tests/data/parley-v1.json byte for byte, then two cores wired back to
+ * tests/data/parley-v2.json byte for byte, then two cores wired back to
  * back, then every way a peer can misbehave, the §6 sequence limit, and
  * what the core leaves behind in freed memory.
  */
@@ -415,22 +415,30 @@ vector_handshake(TJson *h, Peer *I, Peer *R)
 	parley_session_provide_prs(R->s, ev->kdf_id, prs, R->now);
 	expect_output_hex(R, tj_pstr(h, "frames/HS2/frame"));
 
-	/* I: HS2 -> HS3, established */
+	/* I: HS2 -> HS3 (Ya revealed), not established yet */
 	feed_hex(I, tj_pstr(h, "frames/HS2/frame"));
 	expect_output_hex(I, tj_pstr(h, "frames/HS3/frame"));
 	peer_drain(I);
-	ev = last_event(I, PARLEY_EV_ESTABLISHED);
-	g_assert_nonnull(ev);
-	g_assert_cmpstr(ev->code, ==, tj_pstr(h, "keys/code"));
-	g_assert_cmpstr(ev->peer_name, ==, name_R);
+	g_assert_null(last_event(I, PARLEY_EV_ESTABLISHED));
+	g_assert_cmpint(parley_session_state(I->s), ==, PARLEY_SESSION_HANDSHAKE);
 
+	/* R: HS3 -> HS4, established */
 	feed_hex(R, tj_pstr(h, "frames/HS3/frame"));
-	g_assert_cmpuint(parley_session_output(R->s)->len, ==, 0);
+	expect_output_hex(R, tj_pstr(h, "frames/HS4/frame"));
 	peer_drain(R);
 	ev = last_event(R, PARLEY_EV_ESTABLISHED);
 	g_assert_nonnull(ev);
 	g_assert_cmpstr(ev->code, ==, tj_pstr(h, "keys/code"));
 	g_assert_cmpstr(ev->peer_name, ==, name_I);
+
+	/* I: HS4 -> established, nothing to send */
+	feed_hex(I, tj_pstr(h, "frames/HS4/frame"));
+	g_assert_cmpuint(parley_session_output(I->s)->len, ==, 0);
+	peer_drain(I);
+	ev = last_event(I, PARLEY_EV_ESTABLISHED);
+	g_assert_nonnull(ev);
+	g_assert_cmpstr(ev->code, ==, tj_pstr(h, "keys/code"));
+	g_assert_cmpstr(ev->peer_name, ==, name_R);
 	g_assert_cmpstr(parley_session_code(I->s), ==, parley_session_code(R->s));
 	g_assert_cmpint(parley_session_state(I->s), ==, PARLEY_SESSION_ESTABLISHED);
 	g_assert_cmpint(parley_session_state(R->s), ==, PARLEY_SESSION_ESTABLISHED);
@@ -444,7 +452,7 @@ vector_handshake(TJson *h, Peer *I, Peer *R)
 static void
 test_vector_handshake(gconstpointer data)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *h = tj_need(root, data);
 	Peer I, R;
 
@@ -458,7 +466,7 @@ test_vector_handshake(gconstpointer data)
 static void
 test_vector_prs(gconstpointer data)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *h = tj_need(root, data);
 	size_t len, nlen, slen;
 	uint8_t *typed = tj_phex(h, "inputs/passphrase_input_utf8", &len);
@@ -500,7 +508,7 @@ conv_step(TJson *conv, gint64 step)
 static void
 test_vector_conversation(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *conv = tj_need(root, "conversation");
 	TJson *timeline = tj_need(root, "timeline");
 	Peer I, R;
@@ -616,7 +624,7 @@ test_vector_conversation(void)
 static void
 test_vector_epochs(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *epochs = tj_need(root, "epochs");
 	guint i;
 
@@ -669,7 +677,7 @@ assert_closed_with(Peer *p, ParleyError err)
 static void
 test_vector_bad_records(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *list = tj_need(root, "negative/records");
 	TJson *conv = tj_need(root, "conversation");
 	guint i;
@@ -710,133 +718,224 @@ expect_error_frame(Peer *p, int code)
 
 	g_assert_cmpuint(out->len, >=, 4 + 7);
 	g_assert_cmpuint(parley_get_be32(out->data), ==, out->len - 4);
-	g_assert_cmpmem(out->data + 4, 6, "PRLY\x01\x7f", 6);
+	g_assert_cmpmem(out->data + 4, 6, "PRLY\x02\x7f", 6);
 	g_assert_cmpint(out->data[10], ==, code);
 	g_assert_true(g_utf8_validate((char *) out->data + 11, out->len - 11, NULL));
 }
 
+/* Handshake 1's initiator ("alice", its sid, ya, salt and PRS) with HS1
+ * sent and its output cleared. */
+static void
+vector_initiator(Peer *I, TJson *h)
+{
+	ParleySessionConfig cfg = { 0 };
+	size_t l;
+	uint8_t *salt = tj_phex(h, "inputs/salt", &l);
+	uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
+	ParleyEvent *ev;
+
+	peer_init(I, NULL);
+	I->real_random = FALSE;
+	I->auto_kdf = FALSE;
+	peer_push_rand_hex(I, h, "inputs/sid");
+	peer_push_rand_hex(I, h, "inputs/ya");
+	cfg.initiator = TRUE;
+	cfg.name = tj_pstr(h, "inputs/name_I");
+	cfg.listen_port = (guint16) tj_pint(h, "inputs/listen_port");
+	cfg.salt = salt;
+	cfg.iterations = (guint32) tj_pint(h, "inputs/iterations");
+	cfg.random = peer_random;
+	cfg.random_data = I;
+	I->s = parley_session_new(&cfg, I->now);
+	peer_drain(I);
+	ev = last_event(I, PARLEY_EV_NEED_KDF);
+	g_assert_nonnull(ev);
+	parley_session_provide_prs(I->s, ev->kdf_id, prs, I->now);
+	expect_output_hex(I, tj_pstr(h, "frames/HS1/frame"));
+	g_byte_array_set_size(parley_session_output(I->s), 0);
+	g_free(salt);
+	g_free(prs);
+}
+
+/* Handshake 1's responder ("bob", its yb, or yb_path's) fed hs1 (a
+ * payload) and given prs: it has sent HS2 (output cleared). */
+static void
+vector_responder(Peer *R, TJson *h, TJson *ybnode, const char *yb_path,
+                 const char *hs1, const uint8_t *prs)
+{
+	ParleySessionConfig cfg = { 0 };
+	ParleyEvent *ev;
+
+	peer_init(R, NULL);
+	R->real_random = FALSE;
+	R->auto_kdf = FALSE;
+	peer_push_rand_hex(R, ybnode, yb_path);
+	cfg.name = tj_pstr(h, "inputs/name_R");
+	cfg.random = peer_random;
+	cfg.random_data = R;
+	R->s = parley_session_new(&cfg, R->now);
+	feed_payload_hex(R, hs1);
+	peer_drain(R);
+	ev = last_event(R, PARLEY_EV_NEED_KDF);
+	g_assert_nonnull(ev);
+	parley_session_provide_prs(R->s, ev->kdf_id, prs, R->now);
+	g_assert_cmpuint(parley_session_output(R->s)->len, >, 0);
+}
+
+/* The output is an ERROR frame like this vector's: the same code (its
+ * reason text is free, §4). */
+static void
+expect_error_like(Peer *p, const char *hex)
+{
+	size_t l;
+	uint8_t *want = t_hex(hex, &l);
+
+	g_assert_cmpuint(l, >=, 7);
+	g_assert_cmpmem(want, 6, "PRLY\x02\x7f", 6);
+	expect_error_frame(p, want[6]);
+	g_free(want);
+}
+
+/* The whole output is exactly this payload, framed. */
+static void
+expect_output_payload(Peer *p, const char *hex)
+{
+	GByteArray *out = parley_session_output(p->s);
+
+	g_assert_cmpuint(out->len, >=, 4);
+	g_assert_cmpuint(parley_get_be32(out->data), ==, out->len - 4);
+	t_assert_hex(out->data + 4, out->len - 4, hex);
+}
+
+/* §4: a low-order Ya can only be seen at HS3 now (R answers HS1 without
+ * it): ERROR 2 before Ta is checked.  A low-order Yb: I answers HS2 with
+ * ERROR 2 and sends no HS3. */
 static void
 test_vector_low_order(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *list = tj_need(root, "negative/low_order_points");
 	TJson *h = tj_need(root, "handshakes/0");
-	guint i;
+	size_t l;
+	uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
+	guint i, n = 0;
 
 	for (i = 0; i < tj_len(list); i++) {
 		TJson *c = tj_at(list, i);
-		size_t ul, hl;
-		uint8_t *u = tj_phex(c, "u", &ul);
-		uint8_t *hs2;
+		Peer I, R;
 
-		if (!tj_pbool(c, "must_abort", FALSE)) {
-			g_free(u);
+		if (!tj_pbool(c, "must_abort", FALSE))
 			continue;
-		}
 		g_test_message("low-order point %s", tj_pstr(c, "name"));
+		n++;
 
-		/* as Ya: R refuses with ERROR 2 before asking for PBKDF2 */
-		{
-			Peer R;
+		/* as Ya: HS1 commits to it; R answers with handshake 1's HS2
+		 * (it does not depend on Ya), then refuses HS3 */
+		vector_responder(&R, h, h, "inputs/yb", tj_pstr(c, "hs1_with_this_Ya"), prs);
+		expect_output_payload(&R, tj_pstr(c, "responder_hs2"));
+		g_byte_array_set_size(parley_session_output(R.s), 0);
+		feed_payload_hex(&R, tj_pstr(c, "hs3_with_this_Ya"));
+		expect_error_like(&R, tj_pstr(c, "responder_sends"));
+		assert_closed_with(&R, PARLEY_ERR_MALFORMED);
+		g_assert_cmpuint(count_events(&R, PARLEY_EV_ESTABLISHED), ==, 0);
+		peer_clear(&R);
 
-			peer_init(&R, "x");
-			peer_new_session(&R, FALSE, "bob", 0);
-			feed_payload_hex(&R, tj_pstr(c, "hs1_with_this_Ya"));
-			expect_error_frame(&R, 2);
-			assert_closed_with(&R, PARLEY_ERR_MALFORMED);
-			g_assert_cmpuint(count_events(&R, PARLEY_EV_NEED_KDF), ==, 0);
-			peer_clear(&R);
-		}
-		/* as Yb: I aborts with ERROR 2 */
-		{
-			Peer I, R;
-			TJson *hv = h;
-
-			vector_handshake(hv, &I, &R);
-			peer_clear(&I);
-			peer_clear(&R);
-			peer_init(&I, NULL);
-			I.real_random = FALSE;
-			I.auto_kdf = FALSE;
-			{
-				ParleySessionConfig cfg = { 0 };
-				size_t l;
-				uint8_t *salt = tj_phex(h, "inputs/salt", &l);
-				uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
-				ParleyEvent *ev;
-
-				peer_push_rand_hex(&I, h, "inputs/sid");
-				peer_push_rand_hex(&I, h, "inputs/ya");
-				cfg.initiator = TRUE;
-				cfg.name = "alice";
-				cfg.listen_port = 5000;
-				cfg.salt = salt;
-				cfg.iterations = 200000;
-				cfg.random = peer_random;
-				cfg.random_data = &I;
-				I.s = parley_session_new(&cfg, I.now);
-				peer_drain(&I);
-				ev = last_event(&I, PARLEY_EV_NEED_KDF);
-				parley_session_provide_prs(I.s, ev->kdf_id, prs, I.now);
-				g_byte_array_set_size(parley_session_output(I.s), 0);
-				g_free(salt);
-				g_free(prs);
-			}
-			hs2 = tj_phex(h, "frames/HS2/payload", &hl);
-			memcpy(hs2 + 6, u, 32);
-			{
-				GByteArray *f = g_byte_array_new();
-
-				parley_frame_write(f, hs2, hl);
-				parley_session_feed(I.s, f->data, f->len, I.now);
-				g_byte_array_unref(f);
-			}
-			expect_error_frame(&I, 2);
-			assert_closed_with(&I, PARLEY_ERR_MALFORMED);
-			g_assert_cmpuint(count_events(&I, PARLEY_EV_ESTABLISHED), ==, 0);
-			g_free(hs2);
-			peer_clear(&I);
-		}
-		g_free(u);
+		/* as Yb */
+		vector_initiator(&I, h);
+		feed_payload_hex(&I, tj_pstr(c, "hs2_with_this_Yb"));
+		expect_error_like(&I, tj_pstr(c, "initiator_sends"));
+		assert_closed_with(&I, PARLEY_ERR_MALFORMED);
+		g_assert_cmpuint(count_events(&I, PARLEY_EV_ESTABLISHED), ==, 0);
+		peer_clear(&I);
 	}
+	g_assert_cmpuint(n, >=, 7);
+	g_free(prs);
 	tj_free(root);
 }
 
+/* Malformed handshake frames, each where it is due (§4): the ERROR code
+ * expected, nothing established, no PBKDF2 asked for an HS1. */
 static void
-test_vector_hs1_malformed(void)
+test_vector_hs_malformed(gconstpointer data)
 {
-	TJson *root = tj_load("parley-v1.json");
-	TJson *list = tj_need(root, "negative/hs1_malformed");
+	const char *which = data;
+	TJson *root = tj_load("parley-v2.json");
+	char *path = g_strdup_printf("negative/%s_malformed", which);
+	TJson *list = tj_need(root, path);
+	TJson *h = tj_need(root, "handshakes/0");
+	size_t l;
+	uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
 	guint i;
 
 	for (i = 0; i < tj_len(list); i++) {
 		TJson *c = tj_at(list, i);
-		Peer R;
 		int code = (int) tj_pint(c, "expected_error_code");
+		Peer p;
 
-		g_test_message("malformed HS1: %s", tj_pstr(c, "name"));
-		peer_init(&R, "x");
-		peer_new_session(&R, FALSE, "bob", 0);
-		feed_payload_hex(&R, tj_pstr(c, "payload"));
-		expect_error_frame(&R, code);
-		assert_closed_with(&R, code);
-		g_assert_cmpuint(count_events(&R, PARLEY_EV_NEED_KDF), ==, 0);
-		peer_clear(&R);
+		g_test_message("malformed %s: %s", which, tj_pstr(c, "name"));
+		if (strcmp(which, "hs1") == 0) {
+			peer_init(&p, "x");
+			peer_new_session(&p, FALSE, "bob", 0);
+		} else if (strcmp(which, "hs2") == 0) {
+			vector_initiator(&p, h);
+		} else if (strcmp(which, "hs3") == 0) {
+			vector_responder(&p, h, h, "inputs/yb", tj_pstr(h, "frames/HS1/payload"), prs);
+			g_byte_array_set_size(parley_session_output(p.s), 0);
+		} else {
+			vector_initiator(&p, h);
+			feed_hex(&p, tj_pstr(h, "frames/HS2/frame"));
+			expect_output_hex(&p, tj_pstr(h, "frames/HS3/frame"));
+			g_byte_array_set_size(parley_session_output(p.s), 0);
+		}
+		feed_payload_hex(&p, tj_pstr(c, "payload"));
+		expect_error_frame(&p, code);
+		assert_closed_with(&p, code);
+		g_assert_cmpuint(count_events(&p, PARLEY_EV_ESTABLISHED), ==, 0);
+		if (strcmp(which, "hs1") == 0)
+			g_assert_cmpuint(count_events(&p, PARLEY_EV_NEED_KDF), ==, 0);
+		peer_clear(&p);
 	}
+	g_free(prs);
+	g_free(path);
 	tj_free(root);
 }
 
+/* §4: R checks the commitment first: an HS3 whose Ya (with a Ta right for
+ * it) is not the committed one gets ERROR 2. */
+static void
+test_vector_commit_mismatch(void)
+{
+	TJson *root = tj_load("parley-v2.json");
+	TJson *m = tj_need(root, "negative/commit_mismatch");
+	TJson *h = tj_need(root, "handshakes/0");
+	size_t l;
+	uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
+	Peer R;
+
+	vector_responder(&R, h, h, "inputs/yb", tj_pstr(m, "HS1"), prs);
+	expect_output_payload(&R, tj_pstr(m, "HS2"));
+	g_byte_array_set_size(parley_session_output(R.s), 0);
+	feed_payload_hex(&R, tj_pstr(m, "HS3"));
+	expect_error_like(&R, tj_pstr(m, "responder_sends"));
+	assert_closed_with(&R, PARLEY_ERR_MALFORMED);
+	g_assert_cmpuint(count_events(&R, PARLEY_EV_ESTABLISHED), ==, 0);
+	peer_clear(&R);
+	g_free(prs);
+	tj_free(root);
+}
+
+/* R answers with another passphrase: I cannot tell until R rejects its Ta
+ * (ERROR 3); and if R skipped that check, I rejects Tb (ERROR 3). */
 static void
 test_vector_wrong_passphrase(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *w = tj_need(root, "negative/wrong_passphrase");
 	TJson *h = tj_need(root, "handshakes/0");
 	Peer I, R;
 	ParleyEvent *ev;
 	size_t l;
 	uint8_t *prs_r = tj_phex(w, "PRS_R", &l);
-	GByteArray *out;
 
 	/* R computes its PRS from its own passphrase */
 	{
@@ -852,84 +951,54 @@ test_vector_wrong_passphrase(void)
 		g_free(salt);
 	}
 
-	peer_init(&R, NULL);
-	R.auto_kdf = FALSE;
-	R.real_random = FALSE;
-	peer_push_rand_hex(&R, w, "yb");
-	{
-		ParleySessionConfig cfg = { 0 };
+	vector_responder(&R, h, w, "yb", tj_pstr(w, "HS1"), prs_r);
+	expect_output_payload(&R, tj_pstr(w, "HS2"));
+	g_byte_array_set_size(parley_session_output(R.s), 0);
 
-		cfg.name = "bob";
-		cfg.random = peer_random;
-		cfg.random_data = &R;
-		R.s = parley_session_new(&cfg, R.now);
-	}
-	feed_payload_hex(&R, tj_pstr(w, "HS1"));
-	peer_drain(&R);
-	ev = last_event(&R, PARLEY_EV_NEED_KDF);
-	parley_session_provide_prs(R.s, ev->kdf_id, prs_r, R.now);
-	out = parley_session_output(R.s);
-	t_assert_hex(out->data + 4, out->len - 4, tj_pstr(w, "HS2"));
-	g_byte_array_set_size(out, 0);
-
-	/* I, with the right passphrase, rejects Tb: ERROR 3 */
-	{
-		Peer R2;
-
-		vector_handshake(h, &I, &R2);
-		peer_clear(&I);
-		peer_clear(&R2);
-	}
-	peer_init(&I, NULL);
-	I.auto_kdf = FALSE;
-	I.real_random = FALSE;
-	peer_push_rand_hex(&I, h, "inputs/sid");
-	peer_push_rand_hex(&I, h, "inputs/ya");
-	{
-		ParleySessionConfig cfg = { 0 };
-		uint8_t *salt = tj_phex(h, "inputs/salt", &l);
-		uint8_t *prs = tj_phex(h, "cpace/PRS", &l);
-
-		cfg.initiator = TRUE;
-		cfg.name = "alice";
-		cfg.listen_port = 5000;
-		cfg.salt = salt;
-		cfg.iterations = 200000;
-		cfg.random = peer_random;
-		cfg.random_data = &I;
-		I.s = parley_session_new(&cfg, I.now);
-		peer_drain(&I);
-		ev = last_event(&I, PARLEY_EV_NEED_KDF);
-		parley_session_provide_prs(I.s, ev->kdf_id, prs, I.now);
-		g_byte_array_set_size(parley_session_output(I.s), 0);
-		g_free(salt);
-		g_free(prs);
-	}
+	/* I, with the right passphrase, answers HS2 with HS3 */
+	vector_initiator(&I, h);
 	feed_payload_hex(&I, tj_pstr(w, "HS2"));
+	expect_output_payload(&I, tj_pstr(w, "HS3"));
+	g_byte_array_set_size(parley_session_output(I.s), 0);
+
+	/* R rejects Ta: ERROR 3, closed */
+	feed_payload_hex(&R, tj_pstr(w, "HS3"));
+	expect_output_payload(&R, tj_pstr(w, "example_error_frame_payload"));
+	assert_closed_with(&R, PARLEY_ERR_AUTH);
+	ev = last_event(&R, PARLEY_EV_ERROR);
+	g_assert_false(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 3);
+
+	/* I receives that ERROR 3 and tells its user the passphrases differ */
+	transfer(&R, &I);
+	assert_closed_with(&I, PARLEY_ERR_AUTH);
+	ev = last_event(&I, PARLEY_EV_ERROR);
+	g_assert_true(ev->from_peer);
+	g_assert_cmpint(ev->wire_code, ==, 3);
+	g_assert_cmpstr(ev->text, ==, "passphrases do not match");
+	peer_clear(&I);
+	peer_clear(&R);
+
+	/* a responder that skipped the Ta check: I rejects its Tb */
+	vector_initiator(&I, h);
+	feed_payload_hex(&I, tj_pstr(w, "HS2"));
+	g_byte_array_set_size(parley_session_output(I.s), 0);
+	feed_payload_hex(&I, tj_pstr(w, "HS4_unchecked"));
 	expect_error_frame(&I, 3);
 	assert_closed_with(&I, PARLEY_ERR_AUTH);
 	ev = last_event(&I, PARLEY_EV_ERROR);
 	g_assert_false(ev->from_peer);
-	g_assert_cmpint(ev->wire_code, ==, 3);
-
-	/* R receives that ERROR 3 and ends with code 3 too */
-	transfer(&I, &R);
-	assert_closed_with(&R, PARLEY_ERR_AUTH);
-	ev = last_event(&R, PARLEY_EV_ERROR);
-	g_assert_true(ev->from_peer);
-	g_assert_cmpint(ev->wire_code, ==, 3);
-	g_assert_cmpstr(ev->text, ==, "passphrases do not match");
+	g_assert_cmpuint(count_events(&I, PARLEY_EV_ESTABLISHED), ==, 0);
+	peer_clear(&I);
 
 	g_free(prs_r);
-	peer_clear(&I);
-	peer_clear(&R);
 	tj_free(root);
 }
 
 static void
 test_vector_frame_headers(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *list = tj_need(root, "negative/frame_headers");
 	guint i;
 
@@ -1292,7 +1361,7 @@ test_pair_truncated(Pair *p, gconstpointer data)
 static void
 test_vector_unknown_inner(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *h = tj_need(root, "handshakes/0");
 	Peer I, R;
 	ParleyRecordDir dir = { 0 };
@@ -1657,7 +1726,7 @@ seal_at(const uint8_t key[32], const uint8_t iv[12], guint64 seq, uint8_t type,
 static void
 test_seq_limit_receiver(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *h = tj_need(root, "handshakes/0");
 	Peer I, R;
 	size_t l;
@@ -1858,7 +1927,7 @@ test_freed_x25519(void)
 static void
 test_freed_handshake(void)
 {
-	TJson *root = tj_load("parley-v1.json");
+	TJson *root = tj_load("parley-v2.json");
 	TJson *h = tj_need(root, "handshakes/0");
 	Peer I, R;
 	size_t l;
@@ -2013,7 +2082,11 @@ main(int argc, char **argv)
 	g_test_add_func("/session/vectors/conversation", test_vector_conversation);
 	g_test_add_func("/session/vectors/bad-records", test_vector_bad_records);
 	g_test_add_func("/session/vectors/low-order-points", test_vector_low_order);
-	g_test_add_func("/session/vectors/hs1-malformed", test_vector_hs1_malformed);
+	g_test_add_data_func("/session/vectors/hs1-malformed", "hs1", test_vector_hs_malformed);
+	g_test_add_data_func("/session/vectors/hs2-malformed", "hs2", test_vector_hs_malformed);
+	g_test_add_data_func("/session/vectors/hs3-malformed", "hs3", test_vector_hs_malformed);
+	g_test_add_data_func("/session/vectors/hs4-malformed", "hs4", test_vector_hs_malformed);
+	g_test_add_func("/session/vectors/commit-mismatch", test_vector_commit_mismatch);
 	g_test_add_func("/session/vectors/wrong-passphrase", test_vector_wrong_passphrase);
 	g_test_add_func("/session/vectors/frame-headers", test_vector_frame_headers);
 	g_test_add_func("/session/vectors/unknown-inner-type", test_vector_unknown_inner);

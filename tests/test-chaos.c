@@ -81,6 +81,7 @@
 /* Waits, in ms; valgrind runs everything some 30 times slower. */
 static guint scale = 1;
 #define T_SESSION   (20000 * scale)   /* sign-on, a session up */
+#define T_SETUP     (60000 * scale)   /* first sessions, all PBKDF2, busy machine */
 #define T_HEAL      (90000 * scale)   /* everything sent arrives after the chaos */
 #define T_MESSAGE   (10000 * scale)
 #define T_CLASSIC   (20000 * scale)   /* dial, 2 s start, PBKDF2 on both ends */
@@ -1888,14 +1889,9 @@ add_pair(Acct *x, Acct *y, gboolean via_proxy, gboolean ipv6)
 }
 
 static gboolean
-native_pairs_online(gpointer data)
+pair_online_cb(gpointer data)
 {
-	guint i;
-
-	for (i = 0; i < chaos->n_pairs; i++)
-		if (!chaos->pairs[i].classic && !pair_online(&chaos->pairs[i]))
-			return FALSE;
-	return TRUE;
+	return pair_online(data);
 }
 
 static gboolean
@@ -1921,37 +1917,38 @@ setup(void)
 	l = add_acct('L', TRUE, TRUE);
 	add_pair(k, l, TRUE, FALSE);
 
-	for (i = 0; i < chaos->n_accts; i++) {
-		Acct *x = &chaos->accts[i];
-
-		if (!host_sign_on(x->acct, T_SESSION)) {
-			failure("%c did not sign on", x->label);
-			return FALSE;
-		}
-		x->on = TRUE;
-	}
+	/* one pair at a time: on a busy machine the PBKDF2 of every first
+	 * handshake at once keeps responders busy (ERROR 4) for long */
 	for (i = 0; i < chaos->n_pairs; i++) {
 		Pair *p = &chaos->pairs[i];
+		Acct *ends[2] = { p->x, p->y };
+		int j;
 
+		for (j = 0; j < 2; j++) {
+			if (ends[j]->on)
+				continue;
+			if (!host_sign_on(ends[j]->acct, T_SESSION)) {
+				failure("%c did not sign on", ends[j]->label);
+				return FALSE;
+			}
+			ends[j]->on = TRUE;
+		}
 		host_conv(p->x->acct, p->y_at_x);
 		host_conv(p->y->acct, p->x_at_y);
-		native_pairs += !p->classic;
-	}
-	if (!host_run_until(native_pairs_online, NULL, T_SESSION)) {
-		for (i = 0; i < chaos->n_pairs; i++) {
-			Pair *p = &chaos->pairs[i];
-
-			if (!p->classic && !pair_online(p))
-				failure("%s did not come online before the chaos (%c sees %s %s, %c "
-				        "sees %s %s)", p->label, p->x->label, p->y_at_x,
-				        host_buddy_online(p->x->acct, p->y_at_x) ? "online" : "offline",
-				        p->y->label, p->x_at_y,
-				        host_buddy_online(p->y->acct, p->x_at_y) ? "online" : "offline");
+		if (p->classic)
+			continue;
+		native_pairs++;
+		if (!host_run_until(pair_online_cb, p, T_SETUP)) {
+			failure("%s did not come online before the chaos (%c sees %s %s, %c sees %s "
+			        "%s)", p->label, p->x->label, p->y_at_x,
+			        host_buddy_online(p->x->acct, p->y_at_x) ? "online" : "offline",
+			        p->y->label, p->x_at_y,
+			        host_buddy_online(p->y->acct, p->x_at_y) ? "online" : "offline");
+			return FALSE;
 		}
-		return FALSE;
 	}
 	/* the duplicate connections of the first meeting are gone */
-	if (!host_wait_settled(2 * native_pairs, T_SESSION)) {
+	if (!host_wait_settled(2 * native_pairs, T_SETUP)) {
 		failure("the plugin did not settle before the chaos");
 		return FALSE;
 	}
@@ -2056,7 +2053,7 @@ print_report(const Verdict *v, gboolean failed)
 	guint i;
 	int k;
 
-	g_test_message("chaos: %u actions in the script; %u expected errors shown (busy, "
+	g_test_message("chaos: %u actions run or skipped; %u expected errors shown (busy, "
 	               "timeout, no session), %u in strangers' conversations",
 	               chaos->next, chaos->benign_errors, chaos->stranger_errors);
 	for (k = 0; k < ACT_N; k++)
@@ -2127,17 +2124,28 @@ test_mix(void)
 	verdict_init(&v);
 	for (i = 0; i < c.n_streams; i++)
 		stream_check(c.streams[i], &v);
-	for (i = 0; i < c.bad_errors->len; i++)
+	for (i = 0; i < c.bad_errors->len && i < 20; i++)
 		g_test_message("unexpected error shown: %s", (char *) g_ptr_array_index(c.bad_errors, i));
 	for (i = 0; i < v.lines->len; i++)
 		g_test_message("VIOLATION %s", (char *) g_ptr_array_index(v.lines, i));
 	failed = verdict_total(&v) > 0 || c.bad_errors->len > 0 || c.failures->len > 0;
 	print_report(&v, failed);
-	if (failed)
-		g_test_message("chaos seed %u failed: %u violations, %u unexpected errors, %u "
+	if (failed) {
+		GString *kinds = g_string_new(NULL);
+		int k;
+
+		for (k = 0; k < V_COUNT; k++)
+			if (v.count[k] > 0)
+				g_string_append_printf(kinds, "%s%u %s", kinds->len > 0 ? ", " : " (",
+				                       v.count[k], violation_names[k]);
+		if (kinds->len > 0)
+			g_string_append_c(kinds, ')');
+		g_test_message("chaos seed %u failed: %u violations%s, %u unexpected errors, %u "
 		               "other failures (replay: CHAOS_SEED=%u CHAOS_SECONDS=%u)", c.seed,
-		               verdict_total(&v), c.bad_errors->len, c.failures->len, c.seed,
-		               c.seconds);
+		               verdict_total(&v), kinds->str, c.bad_errors->len, c.failures->len,
+		               c.seed, c.seconds);
+		g_string_free(kinds, TRUE);
+	}
 	g_assert_cmpuint(verdict_total(&v), ==, 0);
 	g_assert_cmpuint(c.bad_errors->len, ==, 0);
 

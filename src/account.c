@@ -1049,6 +1049,27 @@ classic_warning(void)
 	         "decrypted.");
 }
 
+/* A classic connection is being replaced or closed by us: the messages
+ * handed to it that its engine still holds (before its 2-second start, or
+ * while a key derives) never reached the wire and would be dropped with
+ * it.  They are the last ones handed over (the outbox is in order): mark
+ * them not written, so the next connection sends them. */
+static void
+classic_take_back(ParleyPeer *p, ParleyConn *old)
+{
+	guint queued = old->classic != NULL ? parley_classic_queued(old->classic) : 0;
+	GList *l;
+
+	for (l = p->outbox.msgs.tail; l != NULL && queued > 0; l = l->prev) {
+		ParleyOutMsg *m = l->data;
+
+		if (m->written) {
+			m->written = FALSE;
+			queued--;
+		}
+	}
+}
+
 static void
 classic_established(ParleyConn *c)
 {
@@ -1057,8 +1078,11 @@ classic_established(ParleyConn *c)
 
 	/* one connection per peer: the newest serves */
 	if (p->conn != NULL && p->conn != c) {
-		eng_close(p->conn, 2);
-		conn_kick(p->conn);
+		ParleyConn *old = p->conn;
+
+		classic_take_back(p, old);
+		eng_close(old, 2);
+		conn_kick(old);
 	}
 	p->conn = c;
 	if (c->initiator)
@@ -2288,6 +2312,7 @@ parley_account_reconnect(PurpleAccount *account, const char *who)
 
 		p->conn = NULL;
 		peer_set_online(p, FALSE);
+		classic_take_back(p, c);
 		eng_close(c, 2);
 		conn_kick(c);
 	}

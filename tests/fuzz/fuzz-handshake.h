@@ -1,7 +1,7 @@
 /*
  * fuzz-handshake.h - everything the session targets know about the §4
  * handshake, in one place: the fixed inputs of handshake 0 of
- * tests/data/parley-v1.json, the randomness and configuration a side is
+ * tests/data/parley-v2.json, the randomness and configuration a side is
  * given for it, the frames each side must write, and fz_hs_establish(),
  * which brings a new session to ESTABLISHED with the vectors' frames (the
  * starting state of fuzz_records).
@@ -17,11 +17,13 @@
  * so that libFuzzer counts the edges of that arithmetic as covered, as it
  * did when every input computed it.)
  *
- * When the handshake changes (version 2: a commitment in HS1, four frames,
- * R established on HS3 and writing HS4, I on HS4), what changes for the
- * harness is this file - the constants, fz_hs_first_output(),
- * fz_hs_established_output(), fz_hs_establish() - make-corpus.py's check
- * of the constants and its seeds.  The targets call only what is below.
+ * Version 2 (PROTOCOL.md §4): I writes HS1 (a commitment to Ya) given its
+ * PRS and HS3 on HS2, and is established on HS4; R writes HS2 given its
+ * PRS and HS4 on HS3, when it is established.  When the handshake changes
+ * again, what changes for the harness is this file - the constants,
+ * fz_hs_first_output(), fz_hs_established_output(), fz_hs_establish() -
+ * make-corpus.py's check of the constants and its seeds.  The targets
+ * call only what is below.
  */
 #ifndef PARLEY_FUZZ_HANDSHAKE_H
 #define PARLEY_FUZZ_HANDSHAKE_H
@@ -31,7 +33,7 @@
 #include "record.h"
 #include "session.h"
 
-/* ---- the vectors (tests/data/parley-v1.json, handshake 0 "ascii") ------ */
+/* ---- the vectors (tests/data/parley-v2.json, handshake 0 "ascii") ------ */
 
 #define FZ_HS0_SALT    "7672cc30c3d836530db7a34da472cfeb"
 #define FZ_HS0_ITER    200000u
@@ -42,22 +44,24 @@
 #define FZ_HS0_NAME_R  "bob"
 #define FZ_HS0_PORT    5000
 #define FZ_HS0_PRS     "d31343894e197f662ffaed937c41c01e340a9713c3632131146ff8a8f4fffedc"
-#define FZ_HS0_KEY_IR  "5bbe001ad42d32e290475480bb2a8ce4b732f67203941202a337f6c84beb98ba"
-#define FZ_HS0_IV_IR   "b6e7b3ff98ca61459f765a3f"
-#define FZ_HS0_KEY_RI  "aaec478eae0f26aa36f2ef8c48290cac6ed19d91c8904e3eb8d867c7722345cd"
-#define FZ_HS0_IV_RI   "9da325aacd2a3fe5f3248ac8"
-#define FZ_HS0_CHAIN   "810aa0bca608c49a32f272be9d741686c7ca4c2dcb88c0eaf1ef98d6982109af"
-#define FZ_HS0_CODE    "172 767"
-#define FZ_HS0_HS1     "0000005250524c590101d3fb89eddfba1497fb07cf450b69bee67eb597b35a368216" \
-                       "ee42a4655915906910e2b0246a92cad19486cbd93f1f23607672cc30c3d836530db7" \
+#define FZ_HS0_KEY_IR  "b1833d131ed5e1c58be5fd97f9d89f2d5003b98402f247fe70a64b3e23f11e6d"
+#define FZ_HS0_IV_IR   "082612f1c206a4eee04e3d6f"
+#define FZ_HS0_KEY_RI  "dae819045e831a6acd4a26d3c67b7fc3b194d30a6d8d1ac5e0e1d10df8a1e961"
+#define FZ_HS0_IV_RI   "d4366ed83d16686b9a245a0f"
+#define FZ_HS0_CHAIN   "3cc773e54026d4c1a0203ab5982cd1980da63b4bc6c13580255de143f0df3178"
+#define FZ_HS0_CODE    "780 526"
+#define FZ_HS0_HS1     "0000005250524c590201d3fb89eddfba1497fb07cf450b69bee670c275a1af516689" \
+                       "a32172975a32e5dadb32c6d8e6a192c8d998b1e9cbcc468a7672cc30c3d836530db7" \
                        "a34da472cfeb00030d40138805616c696365"
-#define FZ_HS0_HS2     "0000006a50524c5901026b055b73143c8f19b62ce1ed37d89612a8f131b8cb1daa96" \
-                       "849462a74d8c275903626f620d89973a41ae3af758670f8589a91b4187a39f41ad79" \
-                       "ac65d0a5ca028a9d79e782cb76a6f2bb670db1eb0d44b4b05c7fe0f57d71b493498a" \
-                       "5d752d7b40b1ec08"
-#define FZ_HS0_HS3     "0000004650524c59010336847f1826bab93650737563e9392d77229ba6af39d8bd55" \
-                       "b9eb9d2b0c475b71fe2ec78b83654fd995c5a02a8b08286ed512b718f4ceb9044a4d" \
-                       "3d890612cf6b"
+#define FZ_HS0_HS2     "0000002a50524c590202ed7e6d2e18988b0f789424e770dd2c78cbac68c3a4cf1050" \
+                       "d54772c3c492fe1f03626f62"
+#define FZ_HS0_HS3     "0000006650524c590203c9fd7c3ba790001ab0c130f56c39b3ebf156fa11f6189f93" \
+                       "db886f0ebe072643a06af6203a6aa5ad920f95627c0d11f7fef6c0fa750b73202334" \
+                       "d564a656b30d706070d4ef9f7947d14f214f13d7ede66bf2a94e98d619f1c030f199" \
+                       "cbd6457a"
+#define FZ_HS0_HS4     "0000004650524c59020471024f30a79b5807ca78e662955495ef181a902d35e17a11" \
+                       "96b57fe7d682d8aa94add1793f988d325c646a5ba324374644b2458b243141a1c510" \
+                       "7cbfcca8f7a2"
 /* The conversation's ephemeral scalars, in the order each side draws them
  * when driven as the conversation seeds do (steps 11, 18, 21 for I;
  * 12, 17, 22, 23 for R). */
@@ -73,8 +77,9 @@ static uint8_t fz_hs_prs[PARLEY_PRS_LEN];
 static uint8_t fz_hs_salt[PARLEY_SALT_LEN];
 static uint8_t fz_hs_sid[PARLEY_SID_LEN];
 static uint8_t fz_hs1[PARLEY_FRAME_HEADER_LEN + 82];
-static uint8_t fz_hs2[PARLEY_FRAME_HEADER_LEN + 106];
-static uint8_t fz_hs3[PARLEY_FRAME_HEADER_LEN + 70];
+static uint8_t fz_hs2[PARLEY_FRAME_HEADER_LEN + 42];
+static uint8_t fz_hs3[PARLEY_FRAME_HEADER_LEN + 102];
+static uint8_t fz_hs4[PARLEY_FRAME_HEADER_LEN + 70];
 static ParleyEpochKeys fz_hs_keys0;     /* epoch 0, both directions (§5) */
 
 /* The handshake's draws of one side, first in r's queue: sid and ya for
@@ -111,13 +116,13 @@ fz_hs_first_output(gboolean initiator, size_t *len)
 	return initiator ? fz_hs1 : NULL;
 }
 
-/* What a side writes in the call that makes it ESTABLISHED: I its HS3 (on
- * HS2), R nothing (on HS3).  *len 0: nothing. */
+/* What a side writes in the call that makes it ESTABLISHED: R its HS4 (on
+ * HS3), I nothing (on HS4).  *len 0: nothing. */
 static const uint8_t *
 fz_hs_established_output(gboolean initiator, size_t *len)
 {
-	*len = initiator ? sizeof(fz_hs3) : 0;
-	return initiator ? fz_hs3 : NULL;
+	*len = initiator ? 0 : sizeof(fz_hs4);
+	return initiator ? NULL : fz_hs4;
 }
 
 /* Events of a session in its handshake: only NEED_KDF and ESTABLISHED. */
@@ -140,7 +145,8 @@ fz_hs_drain(ParleySession *s, guint *kdf_id, gboolean *established)
 
 /* Bring s - just made with fz_hs_config() and fz_hs_random() - to
  * ESTABLISHED with the vectors' frames: R is fed HS1, the PRS and HS3; I
- * is given the PRS and fed HS2.  Every frame s writes is the vectors';
+ * is given the PRS and fed HS2 and HS4.  Every frame s writes is the
+ * vectors';
  * s is left with no output and no events. */
 static void
 fz_hs_establish(ParleySession *s, gboolean initiator, gint64 now)
@@ -160,6 +166,11 @@ fz_hs_establish(ParleySession *s, gboolean initiator, gint64 now)
 		parley_session_feed(s, fz_hs2, sizeof(fz_hs2), now);
 		FZ_CHECK(out->len == sizeof(fz_hs3) &&
 		         memcmp(out->data, fz_hs3, sizeof(fz_hs3)) == 0);
+		fz_hs_drain(s, &kdf_id, &established);
+		FZ_CHECK(!established);
+		g_byte_array_set_size(out, 0);
+		parley_session_feed(s, fz_hs4, sizeof(fz_hs4), now);
+		FZ_CHECK(out->len == 0);
 	} else {
 		parley_session_feed(s, fz_hs1, sizeof(fz_hs1), now);
 		fz_hs_drain(s, &kdf_id, &established);
@@ -169,7 +180,8 @@ fz_hs_establish(ParleySession *s, gboolean initiator, gint64 now)
 		         memcmp(out->data, fz_hs2, sizeof(fz_hs2)) == 0);
 		g_byte_array_set_size(out, 0);
 		parley_session_feed(s, fz_hs3, sizeof(fz_hs3), now);
-		FZ_CHECK(out->len == 0);
+		FZ_CHECK(out->len == sizeof(fz_hs4) &&
+		         memcmp(out->data, fz_hs4, sizeof(fz_hs4)) == 0);
 	}
 	g_byte_array_set_size(out, 0);
 	fz_hs_drain(s, &kdf_id, &established);
@@ -189,6 +201,7 @@ fz_hs_init_once(void)
 	fz_unhex(FZ_HS0_HS1, fz_hs1, sizeof(fz_hs1));
 	fz_unhex(FZ_HS0_HS2, fz_hs2, sizeof(fz_hs2));
 	fz_unhex(FZ_HS0_HS3, fz_hs3, sizeof(fz_hs3));
+	fz_unhex(FZ_HS0_HS4, fz_hs4, sizeof(fz_hs4));
 	fz_unhex(FZ_HS0_KEY_IR, fz_hs_keys0.key_IR, sizeof(fz_hs_keys0.key_IR));
 	fz_unhex(FZ_HS0_IV_IR, fz_hs_keys0.iv_IR, sizeof(fz_hs_keys0.iv_IR));
 	fz_unhex(FZ_HS0_KEY_RI, fz_hs_keys0.key_RI, sizeof(fz_hs_keys0.key_RI));

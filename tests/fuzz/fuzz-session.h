@@ -27,7 +27,8 @@
  * Checked: every event and every output frame (fuzz-common.h); the state
  * agrees with the events; nothing happens after CLOSED; the API results
  * agree with the state; a session is only ever established with the
- * vectors' code, and an initiator's HS1 and HS3 are the vectors' frames.
+ * vectors' code, and the handshake frames a side writes before any input
+ * and when it becomes established are the vectors' (fuzz-handshake.h).
  */
 #ifndef PARLEY_FUZZ_SESSION_H
 #define PARLEY_FUZZ_SESSION_H

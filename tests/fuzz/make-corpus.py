@@ -3,7 +3,7 @@
 
     python3 tests/fuzz/make-corpus.py
 
-reads tests/data/parley-v1.json and tests/data/classic.json and rewrites
+reads tests/data/parley-v2.json and tests/data/classic.json and rewrites
 tests/fuzz/corpus/<target>/ (one small file per seed, named after what it
 holds).  The input formats are described at the top of each target
 (fuzz_frame.c, fuzz-session.h, fuzz_records.c, fuzz_classic.c).  It also
@@ -74,6 +74,7 @@ def check_constants(v, c):
         "FZ_HS0_HS1": hs["frames"]["HS1"]["frame"],
         "FZ_HS0_HS2": hs["frames"]["HS2"]["frame"],
         "FZ_HS0_HS3": hs["frames"]["HS3"]["frame"],
+        "FZ_HS0_HS4": hs["frames"]["HS4"]["frame"],
     }
     for k in ("key_IR", "iv_IR", "key_RI", "iv_RI", "chain"):
         want["FZ_HS0_" + k.upper()] = hs["keys"][k]
@@ -119,7 +120,7 @@ def frame_seed(data, sizes=(), fill=None):
 def seeds_frame(v, c):
     w = Writer("fuzz_frame")
     hs = v["handshakes"][0]["frames"]
-    three = h(hs["HS1"]["frame"]) + h(hs["HS2"]["frame"]) + h(hs["HS3"]["frame"])
+    three = b"".join(h(hs[k]["frame"]) for k in ("HS1", "HS2", "HS3", "HS4"))
     w.add("handshake-whole", frame_seed(three))
     w.add("handshake-bytewise", frame_seed(three, [1]))
     w.add("handshake-chunks-3-7-200", frame_seed(three, [3, 7, 200]))
@@ -176,17 +177,23 @@ def seeds_responder(v):
     w.add("hs1-stale-prs-id", b"\x02" + HS1 + act(2, 0) + act(0) + HS3)
     w.add("hs1-refused", b"\x02" + HS1 + act(3, 0x0103))
     w.add("hs1-frame-while-kdf", b"\x02" + HS1 + HS3 + act(0))
-    w.add("hs1-version-while-kdf", b"\x02" + HS1 + HS1[:8] + b"\x02" + HS1[9:])
+    w.add("hs1-version-while-kdf", b"\x02" + HS1 + HS1[:8] + b"\x03" + HS1[9:])
     w.add("hs1-timeout", b"\x02" + HS1 + act(4, 31000))
     w.add("hs1-peer-error",
           b"\x00" + HS1 + frame(h(v["negative"]["wrong_passphrase"]["example_error_frame_payload"])))
+    wp = v["negative"]["wrong_passphrase"]
+    if h(wp["HS1"]) == h(hs["HS1"]["payload"]):
+        w.add("hs3-wrong-passphrase", b"\x00" + HS1 + frame(h(wp["HS3"])))
     w.add("sends-before-handshake", b"\x00" + act(5, 3) + act(6) + act(7) + act(8) + HS1)
     w.add("eof-before-hs1", b"\x00" + act(10) + HS1)
     for m in v["negative"]["hs1_malformed"]:
-        w.add("hs1-" + m["name"], b"\x00" + frame(h(m["payload"])))
+        w.add("hs1-" + m["name"].lower(), b"\x00" + frame(h(m["payload"])))
+    for m in v["negative"]["hs3_malformed"]:
+        w.add("hs3-" + m["name"].lower(), b"\x00" + HS1 + frame(h(m["payload"])))
     for lo in v["negative"]["low_order_points"]:
         if lo["must_abort"] and lo["name"] in ("u0", "u1", "u5"):
-            w.add("hs1-low-order-" + lo["name"], b"\x00" + frame(h(lo["hs1_with_this_Ya"])))
+            w.add("hs3-low-order-" + lo["name"], b"\x00" + frame(h(lo["hs1_with_this_Ya"]))
+                  + frame(h(lo["hs3_with_this_Ya"])))
     for fh in v["negative"]["frame_headers"]:
         if fh["must_close"]:
             w.add("header-" + fh["header"], b"\x00" + h(fh["header"]) + b"\x00" * 8)
@@ -194,43 +201,52 @@ def seeds_responder(v):
     for r in v["negative"]["records"]:
         if r["receiver"] != "R":
             continue
-        before = b"".join(h(steps[s]["frame"]) for s in r.get("after_steps", []))
+        before = b"".join(h(steps[s]["frame"]) for s in r.get("after_steps") or [])
         w.add("record-" + r["name"], b"\x00" + HS1 + HS3 + before + frame(h(r["payload"])))
 
 
 def seeds_initiator(v):
     w = Writer("fuzz_initiator")
     hs = v["handshakes"][0]["frames"]
-    HS2 = h(hs["HS2"]["frame"])
+    HS2, HS4 = h(hs["HS2"]["frame"]), h(hs["HS4"]["frame"])
     rekey = act(7)
     w.add("hs2", b"\x00" + HS2)
+    w.add("hs2-hs4", b"\x00" + HS2 + HS4)
     # I through epochs 0..3: the rekey actions are I's steps 11 and 21
-    script = HS2 + b"".join(conv_frames(v, [2, 3, 4, 7, 10]))
+    script = HS2 + HS4 + b"".join(conv_frames(v, [2, 3, 4, 7, 10]))
     script += rekey + b"".join(conv_frames(v, [12, 13, 16, 17, 20]))
     script += rekey + b"".join(conv_frames(v, [22, 23, 25, 26]))
     w.add("conversation", b"\x00" + script)
     w.add("conversation-coalesced", b"\x01" + script)
     w.add("conversation-rekey-after-3", b"\x08" + script)
     w.add("established-sends",
-          b"\x10" + HS2 + act(5, 40) + act(6, 2) + act(8) + act(7) + act(5, 0xffff)
+          b"\x10" + HS2 + HS4 + act(5, 40) + act(6, 2) + act(8) + act(7) + act(5, 0xffff)
           + act(4, 61000) + act(9, 1))
-    w.add("hs2-wrong-passphrase",
-          b"\x00" + frame(h(v["negative"]["wrong_passphrase"]["HS2"])))
+    wp = v["negative"]["wrong_passphrase"]
+    w.add("hs2-wrong-passphrase", b"\x00" + frame(h(wp["HS2"])) + frame(h(wp["HS4_unchecked"])))
     w.add("hs2-before-prs", b"\x02" + HS2 + act(0))
-    w.add("prs-late", b"\x02" + act(4, 100) + act(0) + HS2)
+    w.add("prs-late", b"\x02" + act(4, 100) + act(0) + HS2 + HS4)
     w.add("timeout", b"\x00" + act(4, 30000) + HS2)
-    w.add("hs2-version-2", b"\x00" + HS2[:8] + b"\x02" + HS2[9:])
+    w.add("hs2-version-3", b"\x00" + HS2[:8] + b"\x03" + HS2[9:])
     w.add("hs2-short", b"\x00" + frame(h(hs["HS2"]["payload"])[:-1]))
     w.add("hs3-instead", b"\x00" + h(hs["HS3"]["frame"]))
-    for name, p in (("error-auth", v["negative"]["wrong_passphrase"]["example_error_frame_payload"]),
+    w.add("hs4-before-hs2", b"\x00" + HS4 + HS2)
+    for m in v["negative"]["hs2_malformed"]:
+        w.add("hs2-" + m["name"].lower(), b"\x00" + frame(h(m["payload"])))
+    for m in v["negative"]["hs4_malformed"]:
+        w.add("hs4-" + m["name"].lower(), b"\x00" + HS2 + frame(h(m["payload"])))
+    for lo in v["negative"]["low_order_points"]:
+        if lo["must_abort"] and lo["name"] in ("u0", "u1", "u5"):
+            w.add("hs2-low-order-" + lo["name"], b"\x00" + frame(h(lo["hs2_with_this_Yb"])))
+    for name, p in (("error-auth", wp["example_error_frame_payload"]),
                     ("error-version", "50524c59017f01"),
                     ("error-v9-busy", "50524c59097f04627573790a")):
         w.add(name, b"\x00" + frame(h(p)))
         w.add("hs2-then-" + name, b"\x00" + HS2 + frame(h(p)))
     for r in v["negative"]["records"]:
         if r["receiver"] == "I":
-            w.add("record-" + r["name"], b"\x00" + HS2 + frame(h(r["payload"])))
-    w.add("header-ffffffff", b"\x00" + HS2 + b"\xff\xff\xff\xff")
+            w.add("record-" + r["name"], b"\x00" + HS2 + HS4 + frame(h(r["payload"])))
+    w.add("header-ffffffff", b"\x00" + HS2 + HS4 + b"\xff\xff\xff\xff")
 
 
 # ---- fuzz_records: cfg | ops ------------------------------------------------
@@ -352,7 +368,7 @@ def seeds_classic(c):
 
 
 def main():
-    with open(os.path.join(DATA, "parley-v1.json"), encoding="utf-8") as f:
+    with open(os.path.join(DATA, "parley-v2.json"), encoding="utf-8") as f:
         v = json.load(f)
     with open(os.path.join(DATA, "classic.json"), encoding="utf-8") as f:
         c = json.load(f)

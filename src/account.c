@@ -2066,6 +2066,9 @@ parley_account_close(PurpleConnection *gc)
 	while (pa->conns != NULL) {
 		ParleyConn *c = pa->conns->data;
 
+		/* what a classic engine still holds is reported below */
+		if (c->peer != NULL && c->peer->conn == c)
+			classic_take_back(c->peer, c);
 		if (eng_exists(c)) {
 			eng_close(c, 0);
 			conn_flush(c);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds from a clean
-# configure, runs `make check`, the plugins' end-to-end test under valgrind
-# memcheck, the same suite under ASan/UBSan, each fuzzer for a minute, and
-# `make distcheck`.  Build trees go under build/ (ignored by git).
+# configure, runs `make check`, the plugins' end-to-end test and the Finch
+# test under valgrind memcheck, the same suite under ASan/UBSan, each
+# fuzzer for a minute, and `make distcheck`.  Build trees go under build/
+# (ignored by git).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,6 +21,11 @@ mkdir -p build/normal
 # normal build above (valgrind and ASan do not mix)
 echo "== tests/test-plugin under valgrind memcheck"
 (cd build/normal && sh "$top/tests/valgrind.sh") || exit 1
+
+# the Finch end-to-end test once more, every Finch under memcheck (Finch
+# does not run with libasan preloaded); some five minutes
+echo "== tests/test-finch.sh under valgrind memcheck"
+(cd build/normal && sh "$top/tests/test-finch.sh" --valgrind) || exit 1
 
 echo "== build and test with AddressSanitizer and UndefinedBehaviorSanitizer"
 mkdir -p build/asan

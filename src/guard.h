@@ -30,8 +30,9 @@
  *     never to make room.  With PARLEY_GUARD_MAX_ADDRS sources on file, a
  *     stranger that is not among them is refused.  Friends are kept apart,
  *     at most PARLEY_GUARD_MAX_FRIENDS (the least recently proven goes),
- *     and are let in even when the table is full (their records add at
- *     most that many).
+ *     and are let in even when the table is full: only a passphrase
+ *     holder makes a friend, so the records they add beyond the table's
+ *     bound are few (and forgotten like the others).
  *
  * Refusals change nothing: a refused HS1 neither extends a block, nor
  * takes a token, nor keeps a record alive.

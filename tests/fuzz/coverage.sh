@@ -14,14 +14,15 @@ cd "$top"
 root=${1:-tests/fuzz/corpus}
 CC=${CC:-clang}
 out=build/fuzz/cov
-targets=${FUZZ_TARGETS:-"fuzz_frame fuzz_responder fuzz_initiator fuzz_records fuzz_classic"}
+targets=${FUZZ_TARGETS:-"fuzz_frame fuzz_responder fuzz_initiator fuzz_records fuzz_classic fuzz_admit"}
 core="src/errors.c src/event.c src/crypto.c src/frame.c src/handshake.c
-      src/record.c src/session.c src/classic.c"
+      src/record.c src/session.c src/classic.c src/guard.c src/admit.c
+      src/address.c src/names.c"
 # The field arithmetic of the constant-time Elligator 2 map (§10), once
 # the tree has it.
 [ -f src/field25519.c ] && core="$core src/field25519.c"
 cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
-        -iquote src $(pkg-config --cflags glib-2.0) $(libgcrypt-config --cflags)"
+        -iquote src -I$out $(pkg-config --cflags glib-2.0) $(libgcrypt-config --cflags)"
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
 # as run.sh builds them (fuzz-memo.h)
 memo="tests/fuzz/fuzz-memo.c -Wl,--wrap=parley_x25519
@@ -38,6 +39,7 @@ table() {
 
 rm -rf "$out"
 mkdir -p "$out"
+printf '#define GETTEXT_PACKAGE "parley"\n' >"$out/config.h"
 objs=""
 for t in $targets; do
 	# shellcheck disable=SC2086

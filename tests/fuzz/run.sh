@@ -23,7 +23,7 @@ cd "$top"
 secs=${1:-60}
 CC=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_frame fuzz_responder fuzz_initiator fuzz_records fuzz_classic"}
+targets=${FUZZ_TARGETS:-"fuzz_frame fuzz_responder fuzz_initiator fuzz_records fuzz_classic fuzz_admit"}
 jobs=${FUZZ_JOBS:-1}
 
 case $secs in
@@ -32,13 +32,14 @@ esac
 
 # The core without I/O, and nothing else (no libpurple, no threads).
 core="src/errors.c src/event.c src/crypto.c src/frame.c src/handshake.c
-      src/record.c src/session.c src/classic.c"
+      src/record.c src/session.c src/classic.c src/guard.c src/admit.c
+      src/address.c src/names.c"
 # The field arithmetic of the constant-time Elligator 2 map (§10), once
 # the tree has it.
 [ -f src/field25519.c ] && core="$core src/field25519.c"
 sanitize="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 cflags="-g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Wno-unused-parameter
-        -Wno-unused-function -iquote src $(pkg-config --cflags glib-2.0)
+        -Wno-unused-function -iquote src -I$out $(pkg-config --cflags glib-2.0)
         $(libgcrypt-config --cflags)"
 libs="$(pkg-config --libs glib-2.0) $(libgcrypt-config --libs)"
 # fuzz-memo.h: every call to these reaches tests/fuzz/fuzz-memo.c first.
@@ -51,6 +52,9 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 	exit 2
 fi
 mkdir -p "$out/logs"
+# address.c translates its messages: the gettext domain configure would
+# define (no configure here)
+printf '#define GETTEXT_PACKAGE "parley"\n' >"$out/config.h"
 # libFuzzer's runtime is in libclang-rt-<version>-dev, only recommended by
 # Debian's clang: say so rather than fail with a linker error.
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' \

@@ -5,8 +5,9 @@
  * which measures the protocol core in its own process (core.c) and starts
  * copies of itself for everything that needs libpurple or a second process:
  * two headless hosts chatting over loopback ("e2e-a", "e2e-b"), one
- * listening host ("listen"), all in e2e.c, and the load generator
- * ("loadgen", loadgen.c).  A child reports what it measured as lines on its stdout,
+ * listening host ("listen"), all in e2e.c, two hosts and the fault proxy
+ * between them for the handshake over a round trip ("rtt-a", "rtt-b",
+ * "rtt-link", rtt.c), and the load generator ("loadgen", loadgen.c).  A child reports what it measured as lines on its stdout,
  *
  *   fig <name> <value>
  *
@@ -121,6 +122,15 @@ void bench_core_run(BenchFigures *f, gboolean quick);
 int bench_e2e_b_main(int argc, char **argv);
 int bench_e2e_a_main(int argc, char **argv);
 int bench_listen_main(int argc, char **argv);
+
+/* rtt.c: the handshake through a link with a round trip.  bench_rtt_run
+ * (the conductor) starts the roles, collects their figures and adds the
+ * round-trip model's; bench_rtt_print prints them side by side. */
+int bench_rtt_a_main(int argc, char **argv);
+int bench_rtt_b_main(int argc, char **argv);
+int bench_rtt_link_main(int argc, char **argv);
+gboolean bench_rtt_run(BenchFigures *f, gboolean quick);
+void bench_rtt_print(const BenchFigures *f);
 
 /* loadgen.c */
 int bench_loadgen_main(int argc, char **argv);

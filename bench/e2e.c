@@ -32,11 +32,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
 #include <purple.h>
 
 #include "bench.h"
 #include "host.h"
+#include "hostrole.h"
 
 /* ---- the 1 ms ticker ------------------------------------------------------- */
 
@@ -129,31 +129,13 @@ ticker_take(void)
 
 /* ---- common ------------------------------------------------------------------- */
 
-static gboolean quitting;
 static int signal_handle;
 
 static PurpleAccount *
 start_host(const char *name)
 {
-	GError *error = NULL;
-	PurpleAccount *acct;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	bench_raise_nofile();
-	if (!host_init(&error)) {
-		fprintf(stderr, "host: %s\n", error->message);
-		exit(1);
-	}
-	acct = host_account_new(name, BENCH_PASSPHRASE, 0);
-	/* for experiments: §8's automatic rekey after N messages (0: never) */
-	if (g_getenv("BENCH_REKEY_MESSAGES") != NULL)
-		purple_account_set_int(acct, "rekey-messages",
-		                       atoi(g_getenv("BENCH_REKEY_MESSAGES")));
-	if (!host_sign_on(acct, 30000)) {
-		fprintf(stderr, "host: %s could not sign on\n", name);
-		exit(1);
-	}
-	return acct;
+	bench_host_init();
+	return bench_host_account(name, TRUE);
 }
 
 /* text of exactly BENCH_MSG_LEN bytes: prefix, then 'x' */
@@ -167,47 +149,6 @@ padded(const char *prefix)
 	memset(s + n, 'x', BENCH_MSG_LEN - n);
 	s[BENCH_MSG_LEN] = '\0';
 	return s;
-}
-
-static void
-send_text(PurpleAccount *acct, const char *who, const char *text)
-{
-	/* our texts hold nothing HTML would change */
-	purple_conv_im_send(PURPLE_CONV_IM(host_conv(acct, who)), text);
-}
-
-typedef void (*CommandFunc)(const char *line);
-
-static BenchLines stdin_lines;
-
-static gboolean
-stdin_cb(gint fd, GIOCondition cond, gpointer data)
-{
-	CommandFunc handle = (CommandFunc) data;
-	char *line;
-
-	while ((line = bench_lines_next(&stdin_lines, 0)) != NULL) {
-		handle(line);
-		g_free(line);
-	}
-	if (stdin_lines.eof) {
-		quitting = TRUE;
-		return G_SOURCE_REMOVE;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-static void
-watch_stdin(CommandFunc handle)
-{
-	bench_lines_init(&stdin_lines, STDIN_FILENO);
-	g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, stdin_cb, (gpointer) handle);
-}
-
-static gboolean
-is_quitting(gpointer data)
-{
-	return quitting;
 }
 
 /* ---- e2e-b: the answering side ------------------------------------------------ */
@@ -232,7 +173,7 @@ b_received(PurpleAccount *acct, char *sender, char *message, PurpleConversation 
 		char *prefix = g_strdup_printf("E %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " ", t0, now);
 		char *text = padded(prefix);
 
-		send_text(acct, sender, text);
+		bench_host_send(acct, sender, text);
 		g_free(prefix);
 		g_free(text);
 	} else if (g_str_has_prefix(message, "!report")) {
@@ -241,7 +182,7 @@ b_received(PurpleAccount *acct, char *sender, char *message, PurpleConversation 
 		                             " %.3f %.3f %.6f", b.counted, b.first_ns, b.last_ns,
 		                             st.gap_ms, st.own_ms, bench_process_cpu_s());
 
-		send_text(acct, sender, text);
+		bench_host_send(acct, sender, text);
 		g_free(text);
 	}
 }
@@ -264,11 +205,11 @@ bench_e2e_b_main(int argc, char **argv)
 	purple_signal_connect(purple_conversations_get_handle(), "received-im-msg",
 	                      &signal_handle, PURPLE_CALLBACK(b_received), NULL);
 	ticker_start();
-	watch_stdin(b_command);
+	bench_host_watch_stdin(b_command);
 	host_run_for(200);
 	ticker_take();              /* what sign-on cost is not the handshake's */
 	printf("ready port=%u\n", host_account_port(acct));
-	host_run_until(is_quitting, NULL, G_MAXINT);
+	host_run_until(bench_host_quitting, NULL, G_MAXINT);
 	host_shutdown();
 	return 0;
 }
@@ -332,7 +273,7 @@ static gboolean
 a_ask_report(void)
 {
 	a.got_report = FALSE;
-	send_text(a.acct, a.buddy, "!report");
+	bench_host_send(a.acct, a.buddy, "!report");
 	return host_run_until(a_reported, NULL, 60000);
 }
 
@@ -393,7 +334,7 @@ a_latency(guint n)
 		char *prefix = g_strdup_printf("L %" G_GINT64_FORMAT " ", bench_now_ns());
 		char *text = padded(prefix);
 
-		send_text(a.acct, a.buddy, text);
+		bench_host_send(a.acct, a.buddy, text);
 		g_free(prefix);
 		g_free(text);
 		if (!host_run_until(a_echoed, GUINT_TO_POINTER(k + 1), 10000)) {
@@ -437,7 +378,7 @@ a_throughput(guint n)
 
 			g_snprintf(prefix, sizeof(prefix), "T %u ", sent);
 			text = padded(prefix);
-			send_text(a.acct, a.buddy, text);
+			bench_host_send(a.acct, a.buddy, text);
 			g_free(text);
 		}
 		/* let the plugin write and read the acknowledgements */
@@ -543,6 +484,7 @@ bench_e2e_a_main(int argc, char **argv)
 	gboolean quick = argc > 3 && strcmp(argv[3], "quick") == 0;
 	gint64 t0, t1;
 	Stall stall_a;
+	BenchLines cmds;
 	char *line;
 
 	if (argc < 3) {
@@ -562,9 +504,10 @@ bench_e2e_a_main(int argc, char **argv)
 	 * both sides run PBKDF2 (on the plugin's worker threads).  The
 	 * conductor starts B's stall window first (what our own start-up cost
 	 * B, sharing the CPUs, is not the handshake's). */
-	bench_lines_init(&stdin_lines, STDIN_FILENO);
+	bench_lines_init(&cmds, STDIN_FILENO);
 	printf("dial?\n");
-	line = bench_lines_next(&stdin_lines, bench_now_ns() + (gint64) 60 * 1000000000);
+	line = bench_lines_next(&cmds, bench_now_ns() + (gint64) 60 * 1000000000);
+	bench_lines_clear(&cmds);
 	if (g_strcmp0(line, "dial") != 0) {
 		fprintf(stderr, "e2e-a: no \"dial\" from the conductor\n");
 		return 1;
@@ -645,10 +588,10 @@ bench_listen_main(int argc, char **argv)
 	purple_signal_connect(purple_conversations_get_handle(), "received-im-msg",
 	                      &signal_handle, PURPLE_CALLBACK(listen_received), NULL);
 	ticker_start();
-	watch_stdin(listen_command);
+	bench_host_watch_stdin(listen_command);
 	host_run_for(200);
 	printf("ready port=%u\n", host_account_port(acct));
-	host_run_until(is_quitting, NULL, G_MAXINT);
+	host_run_until(bench_host_quitting, NULL, G_MAXINT);
 	host_shutdown();
 	return 0;
 }

@@ -8,6 +8,13 @@
  * what may be read, write what may be written, pass EOFs on, then set each
  * end's watch to what it now waits for.  An end that waits for nothing has
  * no watch at all, so a hung-up socket cannot spin the loop.
+ *
+ * Delay: what a flow reads is appended to its buffer at once, but only its
+ * leading "ready" bytes may be written; the rest is a queue of chunks, each
+ * with the time it may go.  One timerfd per proxy (CLOCK_MONOTONIC, the
+ * clock of g_get_monotonic_time) wakes the loop at the earliest of them,
+ * to the microsecond: GLib's own timeouts round up to whole milliseconds,
+ * which over the several hops of a handshake would add up.
  */
 #include "config.h"
 
@@ -18,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include <glib-unix.h>
 
@@ -33,9 +41,18 @@ typedef struct {
 	GIOCondition cond;          /* what the watch waits for; 0: no watch */
 } End;
 
+/* bytes a delayed flow read at one time: they may go at due */
+typedef struct {
+	gint64 due;                 /* g_get_monotonic_time() microseconds */
+	gsize len;
+} Held;
+
 typedef struct {
 	GByteArray *buf;            /* read from the source, not yet written */
+	gsize ready;                /* its leading bytes that may be written */
+	GQueue held;                /* Held*, the rest of buf, oldest first */
 	gboolean eof;               /* the source has said EOF */
+	gint64 eof_due;             /* when that EOF may be passed on */
 	gboolean shut;              /* EOF passed on to the destination */
 } Flow;
 
@@ -55,6 +72,10 @@ struct FaultProxy {
 	FaultProxyDir stalled;
 	guint trickle_ms;
 	guint trickle_timer;
+	guint delay_ms[2];          /* per flow: 0 up, 1 down */
+	int timer_fd;               /* the delay's timerfd, or -1 */
+	guint timer_watch;
+	gint64 timer_due;           /* what it is armed for; 0: nothing */
 	guint accepted;
 	guint cut;
 	guint64 bytes[2];
@@ -63,6 +84,7 @@ struct FaultProxy {
 
 static void link_pump(Link *l);
 static void link_finish_connect(Link *l);
+static void timer_arm(FaultProxy *fp);
 
 /* ---- sockets ------------------------------------------------------------ */
 
@@ -114,6 +136,7 @@ link_free(Link *l, gboolean reset)
 			close(l->end[i].fd);
 		}
 		g_byte_array_unref(l->flow[i].buf);
+		g_queue_clear_full(&l->flow[i].held, g_free);
 	}
 	g_free(l);
 }
@@ -159,7 +182,7 @@ link_watch(Link *l)
 		} else {
 			if (!in->eof && in->buf->len < FAULT_PROXY_MAX_BUFFER)
 				want |= G_IO_IN;
-			if (out->buf->len > 0 && !flow_stalled(l, 1 - e) && l->fp->trickle_ms == 0)
+			if (out->ready > 0 && !flow_stalled(l, 1 - e) && l->fp->trickle_ms == 0)
 				want |= G_IO_OUT;
 		}
 		if (want == end->cond)
@@ -172,12 +195,49 @@ link_watch(Link *l)
 	}
 }
 
+/* n bytes just appended to flow f: ready at once, or held for the delay
+ * (behind what is held already, whatever its delay: order is kept). */
+static void
+flow_hold(Link *l, int f, gsize n, gint64 now)
+{
+	Flow *flow = &l->flow[f];
+	guint delay = l->fp->delay_ms[f];
+	Held *h;
+
+	if (delay == 0 && g_queue_is_empty(&flow->held)) {
+		flow->ready += n;
+		return;
+	}
+	h = g_queue_peek_tail(&flow->held);
+	if (h != NULL && h->due == now + (gint64) delay * 1000) {
+		h->len += n;
+		return;
+	}
+	h = g_new(Held, 1);
+	h->due = now + (gint64) delay * 1000;
+	h->len = n;
+	g_queue_push_tail(&flow->held, h);
+}
+
+/* What the delay has released by now becomes ready. */
+static void
+flow_release(Flow *flow, gint64 now)
+{
+	Held *h;
+
+	while ((h = g_queue_peek_head(&flow->held)) != NULL && h->due <= now) {
+		flow->ready += h->len;
+		g_free(g_queue_pop_head(&flow->held));
+	}
+}
+
 /* Read what end e has, into flow e.  FALSE if the link broke. */
 static gboolean
 link_read(Link *l, int e)
 {
 	Flow *f = &l->flow[e];
 	guint8 buf[READ_CHUNK];
+	gint64 now = g_get_monotonic_time();
 	int rounds;
 
 	for (rounds = 0; rounds < 16 && !f->eof && f->buf->len < FAULT_PROXY_MAX_BUFFER;
@@ -187,10 +247,12 @@ link_read(Link *l, int e)
 
 		if (n > 0) {
 			g_byte_array_append(f->buf, buf, (guint) n);
+			flow_hold(l, e, (gsize) n, now);
 			continue;
 		}
 		if (n == 0) {
 			f->eof = TRUE;
+			f->eof_due = now + (gint64) l->fp->delay_ms[e] * 1000;
 			break;
 		}
 		if (errno == EINTR)
@@ -210,11 +272,12 @@ link_write(Link *l, int f, gsize max)
 	Flow *flow = &l->flow[f];
 	int fd = l->end[1 - f].fd;
 
-	while (flow->buf->len > 0 && max > 0) {
-		ssize_t n = send(fd, flow->buf->data, MIN(flow->buf->len, max), MSG_NOSIGNAL);
+	while (flow->ready > 0 && max > 0) {
+		ssize_t n = send(fd, flow->buf->data, MIN(flow->ready, max), MSG_NOSIGNAL);
 
 		if (n > 0) {
 			g_byte_array_remove_range(flow->buf, 0, (guint) n);
+			flow->ready -= (gsize) n;
 			l->fp->bytes[f] += (guint64) n;
 			l->fp->writes[f]++;
 			max -= (gsize) n;
@@ -235,7 +298,8 @@ link_pass_eof(Link *l, int f)
 {
 	Flow *flow = &l->flow[f];
 
-	if (flow->eof && !flow->shut && flow->buf->len == 0 && !flow_stalled(l, f)) {
+	if (flow->eof && !flow->shut && flow->buf->len == 0 && !flow_stalled(l, f) &&
+	    flow->eof_due <= g_get_monotonic_time()) {
 		shutdown(l->end[1 - f].fd, SHUT_WR);
 		flow->shut = TRUE;
 	}
@@ -273,6 +337,8 @@ link_pump(Link *l)
 			return;
 		}
 	}
+	for (f = 0; f < 2; f++)
+		flow_release(&l->flow[f], g_get_monotonic_time());
 	for (f = 0; f < 2; f++) {
 		if (flow_stalled(l, f) || l->fp->trickle_ms != 0)
 			continue;
@@ -289,6 +355,63 @@ link_pump(Link *l)
 		return;
 	}
 	link_watch(l);
+	timer_arm(l->fp);
+}
+
+/* ---- the delay's timer -------------------------------------------------- */
+
+static void pump_all(FaultProxy *fp);
+
+static gboolean
+timer_cb(gint fd, GIOCondition cond, gpointer data)
+{
+	FaultProxy *fp = data;
+	guint64 expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		g_warning("faultproxy: timerfd: %s", g_strerror(errno));
+	fp->timer_due = 0;
+	pump_all(fp);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Wake the loop when the next held chunk or EOF is due.  Set only when
+ * that time changes; a wake-up with nothing due is harmless (it pumps). */
+static void
+timer_arm(FaultProxy *fp)
+{
+	gint64 now = g_get_monotonic_time(), due = 0;
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+	GList *it;
+	int f;
+
+	for (it = fp->links; it != NULL; it = it->next) {
+		Link *l = it->data;
+
+		for (f = 0; f < 2; f++) {
+			Flow *flow = &l->flow[f];
+			const Held *h = g_queue_peek_head(&flow->held);
+
+			if (h != NULL && (due == 0 || h->due < due))
+				due = h->due;
+			if (flow->eof && !flow->shut && flow->eof_due > now &&
+			    (due == 0 || flow->eof_due < due))
+				due = flow->eof_due;
+		}
+	}
+	if (due == 0 || due == fp->timer_due)
+		return;
+	if (fp->timer_fd < 0) {
+		fp->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (fp->timer_fd < 0)
+			g_error("faultproxy: timerfd_create: %s", g_strerror(errno));
+		fp->timer_watch = g_unix_fd_add(fp->timer_fd, G_IO_IN, timer_cb, fp);
+	}
+	its.it_value.tv_sec = due / G_USEC_PER_SEC;
+	its.it_value.tv_nsec = (due % G_USEC_PER_SEC) * 1000;
+	if (timerfd_settime(fp->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		g_error("faultproxy: timerfd_settime: %s", g_strerror(errno));
+	fp->timer_due = due;
 }
 
 /* ---- the listener ------------------------------------------------------- */
@@ -388,6 +511,7 @@ fault_proxy_new(guint16 target_port, GError **error)
 	fp = g_new0(FaultProxy, 1);
 	fp->target_port = target_port;
 	fp->listen_fd = -1;
+	fp->timer_fd = -1;
 	if (!listen_on(fp, 0, error)) {
 		g_free(fp);
 		return NULL;
@@ -405,6 +529,10 @@ fault_proxy_free(FaultProxy *fp)
 	listen_stop(fp);
 	if (fp->trickle_timer != 0)
 		g_source_remove(fp->trickle_timer);
+	if (fp->timer_watch != 0)
+		g_source_remove(fp->timer_watch);
+	if (fp->timer_fd >= 0)
+		close(fp->timer_fd);
 	g_free(fp);
 }
 
@@ -505,6 +633,16 @@ fault_proxy_set_trickle(FaultProxy *fp, guint interval_ms)
 	if (interval_ms != 0)
 		fp->trickle_timer = g_timeout_add(interval_ms, trickle_cb, fp);
 	pump_all(fp);
+}
+
+void
+fault_proxy_set_delay(FaultProxy *fp, FaultProxyDir dirs, guint delay_ms)
+{
+	g_return_if_fail(fp != NULL);
+	if (dirs & FAULT_PROXY_UP)
+		fp->delay_ms[0] = delay_ms;
+	if (dirs & FAULT_PROXY_DOWN)
+		fp->delay_ms[1] = delay_ms;
 }
 
 gboolean

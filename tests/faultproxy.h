@@ -13,6 +13,11 @@
  *   trickle  forward one byte a direction per tick (every interval_ms), so
  *            the receiver sees every frame, handshake included, split into
  *            single bytes;
+ *   delay    hold every chunk it reads for delay_ms before forwarding it,
+ *            in order, as a link with that one-way latency does (a round
+ *            trip through the proxy then takes the two directions' delays
+ *            more); it combines with stall and trickle, which act on what
+ *            the delay has released;
  *   refuse   stop listening, so new connections are refused (existing ones
  *            stay), and listen again on the same port later.
  *
@@ -65,6 +70,15 @@ void fault_proxy_set_stall(FaultProxy *fp, FaultProxyDir dirs, gboolean stall);
 /* Forward one byte a direction per connection every interval_ms (1 or
  * more); 0 forwards at full speed again. */
 void fault_proxy_set_trickle(FaultProxy *fp, guint interval_ms);
+/* Hold each chunk read in the given directions for delay_ms before
+ * forwarding it (0: at once again): the chunk read at t goes out at
+ * t + delay_ms (CLOCK_MONOTONIC, to well under a millisecond: a timerfd, not
+ * the main loop's millisecond timeouts), after everything read before it.
+ * An EOF is passed on delay_ms after it was read, too.  The delay applies to
+ * what is read from now on; bytes held already keep their time.  TCP's own
+ * handshake with the proxy is not delayed: a connection is accepted and the
+ * target called at once, so only the bytes carry the latency. */
+void fault_proxy_set_delay(FaultProxy *fp, FaultProxyDir dirs, guint delay_ms);
 /* FALSE closes the listening socket (connections are refused, existing ones
  * go on); TRUE listens again on the same port.  FALSE if it could not. */
 gboolean fault_proxy_set_listening(FaultProxy *fp, gboolean listening);
@@ -82,7 +96,8 @@ guint64 fault_proxy_bytes(const FaultProxy *fp, FaultProxyDir dirs);
 /* Write calls that forwarded bytes in these directions (in trickle mode,
  * one a byte). */
 guint64 fault_proxy_writes(const FaultProxy *fp, FaultProxyDir dirs);
-/* Bytes held now, read but not yet forwarded, in these directions. */
+/* Bytes held now, read but not yet forwarded (delayed ones included), in
+ * these directions. */
 gsize fault_proxy_buffered(const FaultProxy *fp, FaultProxyDir dirs);
 
 #endif

@@ -149,6 +149,7 @@ check_inbox(Inbox *in, const char *sender, guint first, guint n)
 
 typedef struct {
 	guint trickle_ms;           /* the proxy trickles from the start */
+	guint delay_ms;             /* the proxy delays both ways from the start */
 } NetOpts;
 
 typedef struct {
@@ -217,6 +218,8 @@ net_setup(Net *f, gconstpointer data)
 	}
 	if (o->trickle_ms != 0)
 		fault_proxy_set_trickle(f->proxy, o->trickle_ms);
+	if (o->delay_ms != 0)
+		fault_proxy_set_delay(f->proxy, FAULT_PROXY_BOTH, o->delay_ms);
 	f->alice_addr = fault_proxy_address(f->proxy);
 	f->bob_addr = g_strdup_printf("127.0.0.1:%u", dead_port(&f->dead_fd));
 	host_add_buddy(f->alice, f->bob_addr);
@@ -706,6 +709,61 @@ test_give_up(Net *f, gconstpointer data)
 	check_inbox(&f->at_alice, "bob", 0, 1);
 }
 
+/* ---- /network/delay ----------------------------------------------------------- */
+
+/* A link with 40 ms one way: the handshake (setup) and everything after it
+ * wait in the proxy, and nothing is lost, reordered or shown twice.  What
+ * it took is only reported: no assertion here depends on timing. */
+static const NetOpts delayed = { .delay_ms = 40 };
+
+#define N_DELAY 10
+
+static gboolean
+proxy_empty(gpointer data)
+{
+	Net *f = data;
+
+	return fault_proxy_buffered(f->proxy, FAULT_PROXY_BOTH) == 0;
+}
+
+static void
+test_delay(Net *f, gconstpointer data)
+{
+	gint64 t0;
+	guint i, m;
+
+	if (!f->ready)
+		return;
+	t0 = g_get_monotonic_time();
+	for (i = 0; i < N_DELAY; i++) {
+		send_numbered(f->alice, f->bob_addr, "alice", i);
+		send_numbered(f->bob, f->alice_addr, "bob", i);
+	}
+	/* a rekey while messages are on the way in both directions, and a
+	 * stall on top of the delay */
+	m = host_mark();
+	g_assert_true(host_menu_action(f->alice, f->bob_addr, "Rekey now"));
+	fault_proxy_set_stall(f->proxy, FAULT_PROXY_UP, TRUE);
+	for (i = N_DELAY; i < 2 * N_DELAY; i++) {
+		send_numbered(f->alice, f->bob_addr, "alice", i);
+		send_numbered(f->bob, f->alice_addr, "bob", i);
+	}
+	host_run_for(100);
+	fault_proxy_set_stall(f->proxy, FAULT_PROXY_UP, FALSE);
+	wait_all_shown(f, 2 * N_DELAY, 2 * N_DELAY, T_SESSION);
+	g_test_message("%u messages each way through 40 ms each way in %.0f ms", 2 * N_DELAY,
+	               (double) (g_get_monotonic_time() - t0) / 1000);
+	check_inbox(&f->at_alice, "bob", 0, 2 * N_DELAY);
+	check_inbox(&f->at_bob, "alice", 0, 2 * N_DELAY);
+	g_assert_cmpint(host_last_rekey_epoch(m, f->alice, f->bob_addr), ==, 1);
+	g_assert_cmpint(host_last_rekey_epoch(m, f->bob, f->alice_addr), ==, 1);
+	check_nothing_lost(f);
+	g_assert_null(host_find(f->mark, HOST_EV_MESSAGE, NULL, NULL, PURPLE_MESSAGE_ERROR, NULL));
+	/* what the proxy held it has let go (a keepalive may be on its way) */
+	g_assert_true(host_run_until(proxy_empty, f, T_MESSAGE));
+	g_assert_cmpuint(fault_proxy_accepted(f->proxy), ==, 1);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 int
@@ -736,6 +794,7 @@ main(int argc, char **argv)
 	NET_TEST("/network/unacked-window", test_unacked_window, NULL);
 	NET_TEST("/network/cuts-1000", test_cuts_1000, NULL);
 	NET_TEST("/network/give-up", test_give_up, NULL);
+	NET_TEST("/network/delay", test_delay, &delayed);
 
 	rc = g_test_run();
 	host_shutdown();

@@ -26,6 +26,7 @@
 #include "account.h"
 #include "address.h"
 #include "admit.h"
+#include "buddy_passphrase.h"
 #include "classic.h"
 #include "constants.h"
 #include "crypto.h"
@@ -428,19 +429,12 @@ kdf_detach(ParleyConn *c)
 	c->kdf = NULL;
 }
 
-/* The passphrase for this peer: its own if set (§4), else the account's. */
+/* The passphrase for this peer: its own if set (§4), else the account's;
+ * NULL while its own is not remembered and not given (buddy_passphrase.h). */
 static const char *
 passphrase_for(ParleyAccount *pa, ParleyPeer *p)
 {
-	if (p != NULL) {
-		PurpleBuddy *b = purple_find_buddy(pa->account, p->name);
-		const char *own = b != NULL ?
-			purple_blist_node_get_string((PurpleBlistNode *) b, PARLEY_BUDDY_PASSPHRASE) : NULL;
-
-		if (own != NULL && *own != '\0')
-			return own;
-	}
-	return purple_account_get_password(pa->account);
+	return parley_buddy_passphrase_get(pa->account, p != NULL ? p->name : NULL);
 }
 
 /* A key request that may not run now (§9: a caller that has proven
@@ -1442,6 +1436,17 @@ conn_on_need_kdf(ParleyConn *c, const ParleyEvent *ev)
 			return;
 		}
 	}
+	/* the buddy's own passphrase, not remembered: no handshake with
+	 * another while the user is asked for it; a caller is told to come
+	 * back (ERROR 4), a classic one closed */
+	if (c->peer != NULL && passphrase_for(c->pa, c->peer) == NULL) {
+		parley_buddy_passphrase_needed(c->pa->account, c->peer->name, !c->initiator);
+		if (c->session != NULL && !c->initiator)
+			parley_session_refuse(c->session, PARLEY_ERR_BUSY, NULL);
+		else
+			eng_close(c, 2);
+		return;
+	}
 	conn_need_kdf(c, ev);
 }
 
@@ -1730,6 +1735,11 @@ peer_dial(ParleyPeer *p)
 	if (pa->closing || p->no_listen || p->conn != NULL || p->dialing != NULL ||
 	    peer_calling(p))
 		return;
+	/* its own passphrase is asked for first; the answer dials */
+	if (passphrase_for(pa, p) == NULL) {
+		parley_buddy_passphrase_needed(pa->account, p->name, FALSE);
+		return;
+	}
 	if (p->retry_timer) {
 		purple_timeout_remove(p->retry_timer);
 		p->retry_timer = 0;

@@ -32,6 +32,9 @@
 #define PARLEY_SETTING_SALT        "parley-salt"
 /* per-buddy passphrase (blist node setting) */
 #define PARLEY_BUDDY_PASSPHRASE    "parley-passphrase"
+/* ... or its own passphrase is kept in memory only (boolean; no secret):
+ * asked for after sign-on, see buddy_passphrase.h */
+#define PARLEY_BUDDY_PASSPHRASE_NOT_REMEMBERED "parley-passphrase-not-remembered"
 
 typedef struct ParleyAccount ParleyAccount;
 typedef struct ParleyPeer ParleyPeer;

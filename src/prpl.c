@@ -1,17 +1,17 @@
 /*
  * prpl.c - the Parley protocol plugin ("prpl-parley"): registration,
  * account options, buddy menu, the /rekey command.  The work is in
- * account.c; each callback here is named after its prpl_info field.
+ * account.c (and a buddy's own passphrase in buddy_passphrase.c); each
+ * callback here is named after its prpl_info field.
  */
 #include "config.h"
-
-#include <string.h>
 
 #include <glib/gi18n-lib.h>
 #include <purple.h>
 
 #include "account.h"
 #include "address.h"
+#include "buddy_passphrase.h"
 #include "constants.h"
 #include "crypto.h"
 #include "prefs.h"
@@ -92,44 +92,15 @@ menu_reconnect(PurpleBlistNode *node, gpointer data)
 {
 	PurpleBuddy *b = (PurpleBuddy *) node;
 
+	/* after a Cancel, the passphrase is asked for again */
+	parley_buddy_passphrase_retry(purple_buddy_get_account(b), purple_buddy_get_name(b));
 	parley_account_reconnect(purple_buddy_get_account(b), purple_buddy_get_name(b));
-}
-
-static void
-passphrase_ok(PurpleBuddy *b, const char *text)
-{
-	PurpleAccount *account = purple_buddy_get_account(b);
-	char *norm;
-
-	if (text == NULL || *text == '\0') {
-		purple_blist_node_remove_setting((PurpleBlistNode *) b, PARLEY_BUDDY_PASSPHRASE);
-	} else if (!g_utf8_validate(text, -1, NULL)) {
-		purple_notify_error(purple_account_get_connection(account), _("Set passphrase"),
-		                    _("The passphrase is not valid text."), NULL);
-		return;
-	} else {
-		norm = g_utf8_normalize(text, -1, G_NORMALIZE_NFC);
-		purple_blist_node_set_string((PurpleBlistNode *) b, PARLEY_BUDDY_PASSPHRASE, norm);
-		parley_wipe(norm, strlen(norm));
-		g_free(norm);
-	}
-	parley_account_passphrase_changed(account, purple_buddy_get_name(b));
 }
 
 static void
 menu_passphrase(PurpleBlistNode *node, gpointer data)
 {
-	PurpleBuddy *b = (PurpleBuddy *) node;
-	PurpleAccount *account = purple_buddy_get_account(b);
-	char *primary = g_strdup_printf(_("Passphrase for %s"), purple_buddy_get_name(b));
-
-	purple_request_input(purple_account_get_connection(account), _("Set passphrase"), primary,
-		_("Parley uses this passphrase with this peer instead of the account's. "
-		  "Leave it empty to use the account's passphrase again."),
-		NULL, FALSE, TRUE, NULL,
-		_("_Set"), G_CALLBACK(passphrase_ok), _("_Cancel"), NULL,
-		account, purple_buddy_get_name(b), NULL, b);
-	g_free(primary);
+	parley_buddy_passphrase_dialog((PurpleBuddy *) node);
 }
 
 static GList *
@@ -181,12 +152,17 @@ static void
 parley_close(PurpleConnection *gc)
 {
 	parley_account_close(gc);
+	/* passphrases not remembered last until sign-off, as libpurple keeps
+	 * an account password that is not remembered */
+	parley_buddy_passphrase_forget_account(purple_connection_get_account(gc));
 }
 
 static int
 parley_send_im(PurpleConnection *gc, const char *who, const char *message,
                PurpleMessageFlags flags)
 {
+	/* writing to a buddy whose passphrase question was cancelled asks again */
+	parley_buddy_passphrase_retry(purple_connection_get_account(gc), who);
 	return parley_account_send_im(gc, who, message, flags);
 }
 
@@ -206,6 +182,7 @@ static void
 parley_remove_buddy(PurpleConnection *gc, PurpleBuddy *buddy, PurpleGroup *group)
 {
 	parley_account_remove_buddy(gc, buddy);
+	parley_buddy_passphrase_forget(purple_buddy_get_account(buddy), purple_buddy_get_name(buddy));
 }
 
 static void
@@ -266,6 +243,7 @@ plugin_unload(PurplePlugin *plugin)
 {
 	purple_cmd_unregister(rekey_cmd);
 	parley_account_shutdown();
+	parley_buddy_passphrase_shutdown();
 	return TRUE;
 }
 

@@ -42,6 +42,8 @@ static void *plugin_module;             /* the loaded protocol plugin, for dlsym
 static guint (*plugin_kdf_busy)(void);
 static char *pending_answer;
 static gboolean answer_armed;
+static char *pending_bool_id;           /* a fields dialog's boolean to set, or NULL */
+static gboolean pending_bool;
 static GList *open_requests;            /* Request* */
 static int signal_handle;               /* our handle for purple signals */
 static gboolean initialised;
@@ -486,15 +488,51 @@ static PurpleNotifyUiOps notify_ops = {
 };
 
 typedef struct {
+	PurpleRequestType type;
 	GCallback ok_cb;
 	GCallback cancel_cb;
 	gpointer user_data;
 	char *answer;
 	gboolean cancel;
 	guint idle;
+	PurpleRequestFields *fields;    /* a fields dialog's; destroyed with it */
+	char *bool_id;                  /* its boolean to set, or NULL */
+	gboolean bool_value;
+	char *label;                    /* title and primary text, to find it by */
 } Request;
 
 typedef void (*InputCb)(gpointer user_data, const char *text);
+typedef void (*FieldsCb)(gpointer user_data, PurpleRequestFields *fields);
+
+/* A fields dialog is filled in as a user would: the answer in its first
+ * text field, the armed boolean set. */
+static void
+request_fill(Request *r)
+{
+	GList *g, *f;
+	gboolean text_done = FALSE;
+
+	for (g = purple_request_fields_get_groups(r->fields); g != NULL; g = g->next) {
+		for (f = purple_request_field_group_get_fields(g->data); f != NULL; f = f->next) {
+			PurpleRequestField *field = f->data;
+			const char *id = purple_request_field_get_id(field);
+
+			switch (purple_request_field_get_type(field)) {
+			case PURPLE_REQUEST_FIELD_STRING:
+				if (!text_done && r->answer != NULL)
+					purple_request_field_string_set_value(field, r->answer);
+				text_done = TRUE;
+				break;
+			case PURPLE_REQUEST_FIELD_BOOLEAN:
+				if (r->bool_id != NULL && g_strcmp0(id, r->bool_id) == 0)
+					purple_request_field_bool_set_value(field, r->bool_value);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+}
 
 static gboolean
 request_answer_cb(gpointer data)
@@ -502,13 +540,64 @@ request_answer_cb(gpointer data)
 	Request *r = data;
 
 	r->idle = 0;
-	if (!r->cancel && r->ok_cb != NULL)
+	if (r->type == PURPLE_REQUEST_FIELDS) {
+		if (!r->cancel)
+			request_fill(r);
+		if (!r->cancel && r->ok_cb != NULL)
+			((FieldsCb) r->ok_cb)(r->user_data, r->fields);
+		else if (r->cancel && r->cancel_cb != NULL)
+			((FieldsCb) r->cancel_cb)(r->user_data, r->fields);
+	} else if (!r->cancel && r->ok_cb != NULL) {
 		((InputCb) r->ok_cb)(r->user_data, r->answer);
-	else if (r->cancel && r->cancel_cb != NULL)
+	} else if (r->cancel && r->cancel_cb != NULL) {
 		((InputCb) r->cancel_cb)(r->user_data, NULL);
+	}
 	/* as a dialog does after its button: libpurple then calls close_request */
-	purple_request_close(PURPLE_REQUEST_INPUT, r);
+	purple_request_close(r->type, r);
 	return G_SOURCE_REMOVE;
+}
+
+/* Answer r from the main loop (after libpurple has recorded it): text in
+ * it (NULL: Cancel), the boolean bool_id set to value. */
+static void
+request_answer_with(Request *r, const char *text, const char *bool_id, gboolean value)
+{
+	r->answer = g_strdup(text);
+	r->cancel = text == NULL;
+	r->bool_id = g_strdup(bool_id);
+	r->bool_value = value;
+	r->idle = g_idle_add(request_answer_cb, r);
+}
+
+/* ... with what is armed, which is used up. */
+static void
+request_take_answer(Request *r)
+{
+	request_answer_with(r, pending_answer, pending_bool_id, pending_bool);
+	if (pending_answer != NULL)
+		memset(pending_answer, 0, strlen(pending_answer));
+	g_clear_pointer(&pending_answer, g_free);
+	g_clear_pointer(&pending_bool_id, g_free);
+	answer_armed = FALSE;
+}
+
+static Request *
+request_new(PurpleRequestType type, HostEvent *ev, const char *title, const char *primary,
+            const char *secondary, GCallback ok_cb, GCallback cancel_cb, void *user_data)
+{
+	Request *r = g_new0(Request, 1);
+
+	ev->title = g_strdup(title);
+	ev->primary = g_strdup(primary);
+	ev->secondary = g_strdup(secondary);
+	r->type = type;
+	r->ok_cb = ok_cb;
+	r->cancel_cb = cancel_cb;
+	r->user_data = user_data;
+	r->label = g_strdup_printf("%s\n%s", title != NULL ? title : "",
+	                           primary != NULL ? primary : "");
+	open_requests = g_list_append(open_requests, r);
+	return r;
 }
 
 static void *
@@ -519,24 +608,69 @@ request_input(const char *title, const char *primary, const char *secondary,
               PurpleConversation *conv, void *user_data)
 {
 	HostEvent *ev = ev_new(HOST_EV_REQUEST, account, who);
-	Request *r = g_new0(Request, 1);
+	Request *r = request_new(PURPLE_REQUEST_INPUT, ev, title, primary, secondary, ok_cb,
+	                         cancel_cb, user_data);
 
-	ev->title = g_strdup(title);
-	ev->primary = g_strdup(primary);
-	ev->secondary = g_strdup(secondary);
 	ev->flags = masked ? 1 : 0;
-	r->ok_cb = ok_cb;
-	r->cancel_cb = cancel_cb;
-	r->user_data = user_data;
-	open_requests = g_list_prepend(open_requests, r);
-	if (answer_armed) {
-		/* answered from the main loop, after libpurple has recorded it */
-		r->answer = pending_answer;
-		r->cancel = pending_answer == NULL;
-		pending_answer = NULL;
-		answer_armed = FALSE;
-		r->idle = g_idle_add(request_answer_cb, r);
+	if (answer_armed)
+		request_take_answer(r);
+	return r;
+}
+
+/* What a fields dialog holds, for the log: "id" for a text field (with
+ * ":masked", ":required"; never its text), "id=0" or "id=1" for a
+ * boolean, "id" for the rest; separated by spaces. */
+static char *
+fields_summary(PurpleRequestFields *fields, gboolean *masked)
+{
+	GString *s = g_string_new(NULL);
+	GList *g, *f;
+
+	*masked = FALSE;
+	for (g = purple_request_fields_get_groups(fields); g != NULL; g = g->next) {
+		for (f = purple_request_field_group_get_fields(g->data); f != NULL; f = f->next) {
+			PurpleRequestField *field = f->data;
+
+			if (s->len > 0)
+				g_string_append_c(s, ' ');
+			g_string_append(s, purple_request_field_get_id(field));
+			switch (purple_request_field_get_type(field)) {
+			case PURPLE_REQUEST_FIELD_STRING:
+				if (purple_request_field_string_is_masked(field)) {
+					g_string_append(s, ":masked");
+					*masked = TRUE;
+				}
+				if (purple_request_field_is_required(field))
+					g_string_append(s, ":required");
+				break;
+			case PURPLE_REQUEST_FIELD_BOOLEAN:
+				g_string_append_printf(s, "=%d",
+				                       purple_request_field_bool_get_value(field) ? 1 : 0);
+				break;
+			default:
+				break;
+			}
+		}
 	}
+	return g_string_free(s, FALSE);
+}
+
+static void *
+request_fields(const char *title, const char *primary, const char *secondary,
+               PurpleRequestFields *fields, const char *ok_text, GCallback ok_cb,
+               const char *cancel_text, GCallback cancel_cb, PurpleAccount *account,
+               const char *who, PurpleConversation *conv, void *user_data)
+{
+	HostEvent *ev = ev_new(HOST_EV_REQUEST, account, who);
+	Request *r = request_new(PURPLE_REQUEST_FIELDS, ev, title, primary, secondary, ok_cb,
+	                         cancel_cb, user_data);
+	gboolean masked;
+
+	r->fields = fields;
+	ev->text = fields_summary(fields, &masked);
+	ev->flags = masked ? 1 : 0;
+	if (answer_armed)
+		request_take_answer(r);
 	return r;
 }
 
@@ -551,20 +685,63 @@ request_close(PurpleRequestType type, void *ui_handle)
 	if (r->answer != NULL)
 		memset(r->answer, 0, strlen(r->answer));
 	g_free(r->answer);
+	g_free(r->bool_id);
+	g_free(r->label);
+	/* a UI owns the fields it was given (Pidgin and Finch destroy them) */
+	if (r->fields != NULL)
+		purple_request_fields_destroy(r->fields);
 	g_free(r);
 }
 
 static PurpleRequestUiOps request_ops = {
 	.request_input = request_input,
+	.request_fields = request_fields,
 	.close_request = request_close,
 };
 
 void
 host_answer_next_input(const char *text)
 {
+	host_answer_next_fields(text, NULL, FALSE);
+}
+
+void
+host_answer_next_fields(const char *text, const char *bool_id, gboolean value)
+{
 	g_free(pending_answer);
+	g_free(pending_bool_id);
 	pending_answer = g_strdup(text);
+	pending_bool_id = g_strdup(bool_id);
+	pending_bool = value;
 	answer_armed = TRUE;
+}
+
+gboolean
+host_answer_open(const char *contains, const char *text, const char *bool_id,
+                 gboolean value)
+{
+	GList *l;
+
+	for (l = open_requests; l != NULL; l = l->next) {
+		Request *r = l->data;
+
+		if (r->idle != 0 || (contains != NULL && strstr(r->label, contains) == NULL))
+			continue;
+		request_answer_with(r, text, bool_id, value);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+guint
+host_open_requests(void)
+{
+	GList *l;
+	guint n = 0;
+
+	for (l = open_requests; l != NULL; l = l->next)
+		n += ((Request *) l->data)->idle == 0;
+	return n;
 }
 
 /* ---- debug and GLib logs ------------------------------------------------- */
@@ -747,6 +924,17 @@ ui_init(void)
 	purple_request_set_ui_ops(&request_ops);
 }
 
+/* No buddy list window; but as for Pidgin and Finch, blist UI operations
+ * make libpurple write blist.xml (it fills in its own saving functions,
+ * which it calls only for a UI that has some). */
+static PurpleBlistUiOps blist_ops;
+
+void
+host_save_blist(void)
+{
+	purple_blist_set_ui_ops(&blist_ops);
+}
+
 static PurpleCoreUiOps core_ops = {
 	.ui_prefs_init = ui_prefs_init,
 	.ui_init = ui_init,
@@ -904,6 +1092,7 @@ host_shutdown(void)
 	plugin_kdf_busy = NULL;
 	g_clear_pointer(&debug_filter, g_free);
 	g_clear_pointer(&pending_answer, g_free);
+	g_clear_pointer(&pending_bool_id, g_free);
 }
 
 gpointer

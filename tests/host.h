@@ -43,6 +43,10 @@ void host_shutdown(void);
 const char *host_user_dir(void);
 /* Whether this machine can listen and connect on [::1]. */
 gboolean host_have_ipv6(void);
+/* From now on libpurple writes the buddy list to blist.xml in the user
+ * directory, as it does under Pidgin and Finch: some seconds after a
+ * change (5 s in libpurple 2), and at host_shutdown(). */
+void host_save_blist(void);
 /* A symbol of the loaded protocol plugin (a test hook), or NULL. */
 gpointer host_plugin_symbol(const char *name);
 
@@ -122,10 +126,22 @@ gboolean host_menu_action(PurpleAccount *account, const char *who, const char *l
  * status; *error (may be NULL) gets its error text, caller frees. */
 PurpleCmdStatus host_command(PurpleAccount *account, const char *who,
                              const char *cmdline, char **error);
-/* Answer the next text-input dialog (e.g. "Set passphrase...") with text,
- * or Cancel it when text is NULL.  Dialogs that come while no answer is
- * armed stay open (see HOST_EV_REQUEST). */
+/* Answer the next text-input dialog with text, or Cancel it when text is
+ * NULL.  A fields dialog (e.g. "Set passphrase...") is answered too: text
+ * goes in its first text field, its other fields keep their defaults.
+ * Dialogs that come while no answer is armed stay open (see
+ * HOST_EV_REQUEST). */
 void host_answer_next_input(const char *text);
+/* The same, also setting the fields dialog's boolean field bool_id (e.g.
+ * "remember"; NULL: none) to value. */
+void host_answer_next_fields(const char *text, const char *bool_id, gboolean value);
+/* Answer, as host_answer_next_fields would have, a dialog that is open
+ * now: the oldest whose title or primary text contains contains (NULL:
+ * any).  FALSE if there is none. */
+gboolean host_answer_open(const char *contains, const char *text, const char *bool_id,
+                          gboolean value);
+/* Dialogs open now, waiting for the user. */
+guint host_open_requests(void);
 
 /* ---- what a user sees: the event log ----------------------------------- */
 
@@ -141,8 +157,11 @@ typedef enum {
 	HOST_EV_TYPED,          /* buddy-typed */
 	HOST_EV_TYPING_STOPPED, /* buddy-typing-stopped */
 	HOST_EV_NOTIFY,         /* a notify dialog: title, primary, secondary, text */
-	HOST_EV_REQUEST,        /* a text-input dialog: title, primary, secondary;
-	                         * flags 1 when the entry is masked */
+	HOST_EV_REQUEST,        /* a text-input or fields dialog: title, primary,
+	                         * secondary; flags 1 when an entry is masked;
+	                         * a fields dialog's text lists its fields:
+	                         * "id:masked:required" for text (never the
+	                         * text itself), "id=0"/"id=1" for booleans */
 	HOST_EV_GLIB_LOG,       /* a GLib warning or critical: title = domain */
 	HOST_EV_LOOP_MISUSE     /* an fd watched after close, a bad source id */
 } HostEventType;

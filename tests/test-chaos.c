@@ -110,6 +110,9 @@ typedef struct {
  * long before the connection went, at most: it may wait 2 s for the start
  * (§11) and for a key to derive at either end. */
 #define CLASSIC_IN_FLIGHT_MS (6000 * (gint64) scale)
+/* ... or this long after: the sender writes into a connection the other
+ * end has just closed, before it reads the end of it */
+#define CLASSIC_CROSSED_MS   (200 * (gint64) scale)
 
 /* CHAOS_ALLOW_SIGNOFF_DROP=1: a message its sender signed off with,
  * neither shown nor reported, is allowed (should that be the design) */
@@ -133,6 +136,7 @@ typedef struct {
 	GArray *rx_signoffs;        /* When: the receiver signed off */
 	GArray *tx_signoffs;        /* When: the sender signed off */
 	GArray *disrupts;           /* When: the pair's connection was cut */
+	GArray *rx_closes;          /* When: the receiver closed it (reconnect) */
 } Stream;
 
 static guint
@@ -224,8 +228,9 @@ any_between(const GArray *whens, guint after, guint before)
 	return FALSE;
 }
 
-/* A classic connection went (disrupts) soon after the message was sent,
- * and before anything newer was shown: it may have been on the wire. */
+/* A classic connection went (disrupts) soon after the message was sent
+ * (or just before), and before anything newer was shown: it may have been
+ * on the wire. */
 static gboolean
 lost_in_flight(const GArray *disrupts, const When *sent, guint later)
 {
@@ -234,7 +239,8 @@ lost_in_flight(const GArray *disrupts, const When *sent, guint later)
 	for (i = 0; disrupts != NULL && i < disrupts->len; i++) {
 		const When *d = &g_array_index(disrupts, When, i);
 
-		if (d->seq > sent->seq && d->seq < later && d->ms - sent->ms <= CLASSIC_IN_FLIGHT_MS)
+		if (d->seq < later && d->ms - sent->ms <= CLASSIC_IN_FLIGHT_MS &&
+		    (d->seq > sent->seq || sent->ms - d->ms <= CLASSIC_CROSSED_MS))
 			return TRUE;
 	}
 	return FALSE;
@@ -421,7 +427,8 @@ stream_check(const Stream *st, Verdict *v)
 		/* §11 has no acknowledgements: what was on the wire when the
 		 * link or the receiver went is lost */
 		if (st->classic && (lost_in_flight(st->disrupts, at, later[i]) ||
-		                    lost_in_flight(st->rx_signoffs, at, later[i])))
+		                    lost_in_flight(st->rx_signoffs, at, later[i]) ||
+		                    lost_in_flight(st->rx_closes, at, later[i])))
 			note(v, st, "#%u (sent at log %u) lost with a classic connection", i, at->seq);
 		else if (any_between(st->tx_signoffs, at->seq, later[i]) && allow_signoff_drop)
 			note(v, st, "#%u (sent at log %u) dropped when its sender signed off", i,
@@ -442,7 +449,7 @@ stream_check(const Stream *st, Verdict *v)
 
 typedef struct {
 	Stream st;
-	GArray *rx_signons, *rx_signoffs, *tx_signoffs, *disrupts;
+	GArray *rx_signons, *rx_signoffs, *tx_signoffs, *disrupts, *rx_closes;
 } FakeStream;
 
 static void
@@ -455,6 +462,7 @@ fake_init(FakeStream *f, gboolean classic, guint sent)
 	f->rx_signoffs = f->st.rx_signoffs = g_array_new(FALSE, FALSE, sizeof(When));
 	f->tx_signoffs = f->st.tx_signoffs = g_array_new(FALSE, FALSE, sizeof(When));
 	f->disrupts = f->st.disrupts = g_array_new(FALSE, FALSE, sizeof(When));
+	f->rx_closes = f->st.rx_closes = g_array_new(FALSE, FALSE, sizeof(When));
 	/* message i sent at log 10 * i, i ms */
 	for (i = 1; i <= sent; i++)
 		stream_add_sent(&f->st, g_strdup_printf("[X>Y %u]", i), 10 * i, i);
@@ -468,6 +476,7 @@ fake_clear(FakeStream *f)
 	g_array_unref(f->rx_signoffs);
 	g_array_unref(f->tx_signoffs);
 	g_array_unref(f->disrupts);
+	g_array_unref(f->rx_closes);
 }
 
 /* Check a made-up history: shown holds message numbers in the order shown
@@ -552,18 +561,23 @@ test_checker(void)
 	fake_clear(&f);
 	/* a cut excuses a classic loss, if it came after the message was sent
 	 * and before anything newer was shown; never a native one */
-	for (i = 0; i < 4; i++) {
-		static const When cuts[] = {
-			{ 35, 35 },             /* right after #3 */
-			{ 25, 25 },             /* before #3 was sent */
-			{ 1500, 40 },           /* after #4 was shown */
-			{ 35, 100000 },         /* too long after */
+	for (i = 0; i < 5; i++) {
+		static const struct {
+			When cut;
+			gboolean excuses;
+		} cuts[] = {
+			{ { 35, 35 }, TRUE },           /* right after #3 */
+			{ { 25, 2 }, TRUE },            /* just before: #3 crossed it */
+			{ { 25, -1000 }, FALSE },       /* well before #3 was sent */
+			{ { 1500, 40 }, FALSE },        /* after #4 was shown */
+			{ { 35, 100000 }, FALSE },      /* too long after */
 		};
 
 		fake_init(&f, TRUE, 5);
-		g_array_append_val(f.disrupts, cuts[i]);
-		g_assert_cmpuint(fake_verdict(&f, lost, 4, NULL, 0, i == 0 ? V_COUNT : V_LOST), ==,
-		                 i == 0 ? 0 : 1);
+		g_array_append_val(i % 2 == 0 ? f.disrupts : f.rx_closes, cuts[i].cut);
+		g_assert_cmpuint(fake_verdict(&f, lost, 4, NULL, 0,
+		                              cuts[i].excuses ? V_COUNT : V_LOST), ==,
+		                 cuts[i].excuses ? 0 : 1);
 		fake_clear(&f);
 	}
 	fake_init(&f, FALSE, 5);
@@ -604,6 +618,7 @@ typedef struct {
 	FaultProxy *proxy;
 	gboolean classic;
 	GArray *disrupts;           /* When: cuts */
+	GArray *closes[2];          /* When: x, y closed the connection (reconnect) */
 	Stream st[2];               /* x>y, y>x */
 	char label[8];
 } Pair;
@@ -944,6 +959,7 @@ typedef struct {
 	RawConn *c;
 	RawSession s;
 	gboolean s_live;
+	gboolean finish;            /* wrong passphrase: on HS2, send HS3 (else hang) */
 	gint64 close_at;            /* monotonic ms */
 } Stranger;
 
@@ -981,6 +997,7 @@ stranger_start(const Action *a, Acct *target)
 
 	s->kind = (StrangerKind) a->n;
 	s->target = target;
+	s->finish = (a->arg & 1) != 0;
 	/* mostly a fresh source; some from two that come back (the backoff) */
 	if (g_rand_int_range(r, 0, 10) < 3)
 		s->src = g_strdup_printf("127.0.9.%d", g_rand_int_range(r, 1, 3));
@@ -1048,9 +1065,9 @@ stranger_pump(Stranger *s)
 	if (f->len > 6 && memcmp(f->data, PARLEY_MAGIC, PARLEY_MAGIC_LEN) == 0 &&
 	    f->data[4] == PARLEY_VERSION && f->data[5] == 0x02) {
 		s->s.hs2 = f;
-		/* Tb does not verify: it gives up, as a guesser would, and
-		 * sends nothing more */
-		if (raw_session_finish(&s->s) == PARLEY_ERR_NONE)
+		/* HS3 with a Ta the victim cannot verify (it answers ERROR 3
+		 * at once), or nothing: both count as a failed guess (§9) */
+		if (s->finish && raw_session_finish(&s->s) == PARLEY_ERR_NONE)
 			failure("a stranger with a wrong passphrase got into %c", s->target->label);
 		return FALSE;           /* hangs on until close_at */
 	}
@@ -1320,6 +1337,15 @@ disrupt(Pair *p)
 	g_array_append_val(p->disrupts, w);
 }
 
+/* One end of a pair closes its connection (reconnects). */
+static void
+closed_by(Pair *p, int side)
+{
+	When w = { host_mark(), now_ms() };
+
+	g_array_append_val(p->closes[side], w);
+}
+
 static void
 act_sign_off(Acct *a)
 {
@@ -1466,6 +1492,7 @@ run_action(const Action *a)
 			ran = FALSE;
 			break;
 		}
+		closed_by(p, a->side);
 		host_menu_action(me->acct, buddy, "Reconnect");
 		record("%s: %c reconnects", p->label, me->label);
 		break;
@@ -1475,6 +1502,8 @@ run_action(const Action *a)
 			break;
 		}
 		/* in one turn of the loop: both connections cross */
+		closed_by(p, 0);
+		closed_by(p, 1);
 		host_menu_action(me->acct, buddy, "Reconnect");
 		host_menu_action(other->acct, obuddy, "Reconnect");
 		record("%s: both reconnect at once", p->label);
@@ -1857,6 +1886,8 @@ add_pair(Acct *x, Acct *y, gboolean via_proxy, gboolean ipv6)
 	p->classic = x->classic;
 	g_snprintf(p->label, sizeof(p->label), "%c-%c", x->label, y->label);
 	p->disrupts = g_array_new(FALSE, FALSE, sizeof(When));
+	p->closes[0] = g_array_new(FALSE, FALSE, sizeof(When));
+	p->closes[1] = g_array_new(FALSE, FALSE, sizeof(When));
 	if (!via_proxy) {
 		p->y_at_x = addr_of(y, ipv6);
 		p->x_at_y = addr_of(x, ipv6);
@@ -1883,6 +1914,7 @@ add_pair(Acct *x, Acct *y, gboolean via_proxy, gboolean ipv6)
 		st->rx_signoffs = (k == 0 ? y : x)->signoffs;
 		st->tx_signoffs = (k == 0 ? x : y)->signoffs;
 		st->disrupts = p->disrupts;
+		st->rx_closes = p->closes[1 - k];
 		chaos->streams[chaos->n_streams++] = st;
 	}
 	return p;
@@ -1975,6 +2007,8 @@ teardown(void)
 		stream_clear(&p->st[0]);
 		stream_clear(&p->st[1]);
 		g_array_unref(p->disrupts);
+		g_array_unref(p->closes[0]);
+		g_array_unref(p->closes[1]);
 		g_free(p->y_at_x);
 		g_free(p->x_at_y);
 	}

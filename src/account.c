@@ -809,6 +809,20 @@ peer_dial_soon(ParleyPeer *p)
 		peer_arm_retry(p, soon);
 }
 
+/* §7: a message that will not reach p is said, with its text, in the
+ * conversation (opened if need be): never sent (classic mode, which does
+ * not redial), or not delivered (given up, or the account signs off). */
+static void
+peer_tell_lost(ParleyPeer *p, const ParleyOutMsg *m, gboolean never_sent)
+{
+	char *text = never_sent ?
+		g_strdup_printf(_("Message to %s could not be sent: \"%s\""), peer_display(p), m->text) :
+		g_strdup_printf(_("Message to %s not delivered: \"%s\""), peer_display(p), m->text);
+
+	parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
+	g_free(text);
+}
+
 static gboolean
 give_up_cb(gpointer data)
 {
@@ -817,11 +831,7 @@ give_up_cb(gpointer data)
 
 	p->give_up_timer = 0;
 	while ((m = parley_outbox_take_expired(&p->outbox, now_ms(), give_up_ms())) != NULL) {
-		char *text = g_strdup_printf(_("Message to %s not delivered: \"%s\""),
-		                             peer_display(p), m->text);
-
-		parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
-		g_free(text);
+		peer_tell_lost(p, m, FALSE);
 		parley_out_msg_free(m);
 	}
 	peer_arm_give_up(p);
@@ -1131,11 +1141,7 @@ classic_report_unsent(ParleyPeer *p)
 	ParleyOutMsg *m;
 
 	while ((m = g_queue_pop_head(&p->outbox.msgs)) != NULL) {
-		char *text = g_strdup_printf(_("Message to %s could not be sent: \"%s\""),
-		                             peer_display(p), m->text);
-
-		parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
-		g_free(text);
+		peer_tell_lost(p, m, TRUE);
 		parley_out_msg_free(m);
 	}
 	peer_arm_give_up(p);
@@ -2052,13 +2058,8 @@ peer_report_undelivered(gpointer key, gpointer value, gpointer data)
 	ParleyOutMsg *m;
 
 	while ((m = g_queue_pop_head(&p->outbox.msgs)) != NULL) {
-		if (!(p->pa->classic && m->written)) {
-			char *text = g_strdup_printf(_("Message to %s not delivered: \"%s\""),
-			                             peer_display(p), m->text);
-
-			parley_conv_notice(p->pa->account, p->name, TRUE, PURPLE_MESSAGE_ERROR, text);
-			g_free(text);
-		}
+		if (!(p->pa->classic && m->written))
+			peer_tell_lost(p, m, FALSE);
 		parley_out_msg_free(m);
 	}
 }
